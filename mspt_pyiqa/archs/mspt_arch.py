@@ -1,0 +1,170 @@
+"""MSPT network: MobileNetV3-Small with a one-output quality regression head.
+
+Reference: Xiao, Chen, Zeng, Yang, "MSPT: A Lightweight Face Image Quality Assessment
+Method with Multi-stage Progressive Training", arXiv:2508.07590 (2025). The paper's
+network is timm ``mobilenetv3_small_100`` with ``num_classes=1``: 1,518,881 parameters
+(the paper's 1.5189M).
+
+Conventions (pyiqa NR metrics):
+
+* input: float tensor ``(N, 3, H, W)`` (or ``(N, 1, H, W)``, repeated to RGB), values in
+  ``[0, 1]``, any size and aspect ratio;
+* output: ``(N, 1)`` quality score, **higher is better**, trained on labels in ``[0, 1]``
+  (the head is linear, so scores can leave that range slightly: pyiqa's ``~0, ~1``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Sequence, Tuple, Union
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mspt_pyiqa.backbone_init import load_backbone_pretrained
+from mspt_pyiqa.preprocess import resize_to_test_size
+
+logger = logging.getLogger(__name__)
+
+# timm's ImageNet statistics (timm.data.IMAGENET_DEFAULT_MEAN / STD).
+IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+class MSPTNet(nn.Module):
+    """MobileNetV3-Small quality regressor, registered in pyiqa as ``MSPTNet``.
+
+    Args:
+        backbone: timm model name of the backbone.
+        num_outputs: Outputs of the regression head (1 for a MOS).
+        test_img_size: Short side, in pixels, that every input is resized to before the
+            backbone (see :func:`mspt_pyiqa.preprocess.resize_to_test_size`). ``None``
+            keeps the input size. The same policy applies in train and eval mode, to
+            tensors, paths and PIL images alike (pyiqa turns the latter into tensors first).
+        resize_mode: Interpolation for that resize: ``bilinear`` or ``bicubic``
+            (both antialiased when downsampling).
+        drop_rate: Dropout before the head (timm ``drop_rate``).
+        pretrained: Load released MSPT weights (from the catalog entry ``weights_name``,
+            or from ``pretrained_model_path`` when given).
+        pretrained_model_path: Explicit checkpoint path; wins over the catalog.
+        weights_name: Catalog entry of ``weights/catalog.yaml`` to load when
+            ``pretrained`` is true.
+        backbone_pretrained: Initialise the backbone with ImageNet weights (timm hub, or
+            ``backbone_pretrained_path``); ignored when MSPT weights are loaded.
+        backbone_pretrained_path: Local file with ImageNet weights for the backbone.
+        align_crop_face: Detect the main face of each image (YuNet), align it from its 5
+            landmarks and score the aligned crop (pyiqa's option name for face metrics).
+        face_size: Side of the aligned face crop, in pixels.
+        detector_model_path: YuNet ONNX file; default: ``$MSPT_FACE_DETECTOR`` or the
+            cached download.
+        no_face: What an image without a detected face scores when ``align_crop_face``:
+            ``"nan"`` (NaN score and a warning), ``"full_image"`` (score the whole
+            image) or ``"error"`` (raise).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "mobilenetv3_small_100",
+        num_outputs: int = 1,
+        test_img_size: Optional[int] = 448,
+        resize_mode: str = "bilinear",
+        drop_rate: float = 0.0,
+        pretrained: bool = True,
+        pretrained_model_path: Optional[str] = None,
+        weights_name: Optional[str] = None,
+        backbone_pretrained: bool = False,
+        backbone_pretrained_path: Optional[str] = None,
+        align_crop_face: bool = False,
+        face_size: int = 512,
+        detector_model_path: Optional[str] = None,
+        no_face: str = "nan",
+    ) -> None:
+        super().__init__()
+        if resize_mode not in ("bilinear", "bicubic"):
+            raise ValueError(f"resize_mode must be 'bilinear' or 'bicubic', got {resize_mode!r}")
+        if no_face not in ("nan", "full_image", "error"):
+            raise ValueError(f"no_face must be 'nan', 'full_image' or 'error', got {no_face!r}")
+        self.backbone_name = backbone
+        self.test_img_size = test_img_size
+        self.resize_mode = resize_mode
+        self.align_crop_face = align_crop_face
+        self.face_size = face_size
+        self.detector_model_path = detector_model_path
+        self.no_face = no_face
+        self._aligner = None  # built lazily: a detector costs nothing until it is used
+
+        self.model = timm.create_model(backbone, pretrained=False, num_classes=num_outputs, drop_rate=drop_rate)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+        if pretrained or pretrained_model_path is not None:
+            from mspt_pyiqa.weights import load_mspt_weights
+
+            load_mspt_weights(self, weights_name=weights_name, path=pretrained_model_path)
+        elif backbone_pretrained or backbone_pretrained_path is not None:
+            load_backbone_pretrained(self.model, backbone, backbone_pretrained_path)
+
+    # ------------------------------------------------------------------ input handling
+    @staticmethod
+    def check_input(x: torch.Tensor) -> torch.Tensor:
+        """Validate shape and channels; return an RGB ``(N, 3, H, W)`` float tensor."""
+        if not torch.is_tensor(x):
+            raise TypeError(f"MSPTNet expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"MSPTNet expects a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        elif x.shape[1] != 3:
+            raise ValueError(
+                f"MSPTNet expects 1 or 3 channels (gray or RGB), got {x.shape[1]} channels; "
+                "drop the alpha channel or convert to RGB first"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"MSPTNet expects a float tensor in [0, 1], got dtype {x.dtype}")
+        return x
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` in [0, 1] -> resized, ImageNet-normalised backbone input."""
+        x = resize_to_test_size(x, self.test_img_size, mode=self.resize_mode)
+        return (x - self.mean.to(x)) / self.std.to(x)
+
+    # ------------------------------------------------------------------ forward passes
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled pre-logit features ``(N, 1024)`` for an input in [0, 1]."""
+        x = self.check_input(x)
+        x = self.preprocess(x)
+        feats = self.model.forward_features(x)
+        return self.model.forward_head(feats, pre_logits=True)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
+        """Quality score ``(N, 1)``, higher is better (features ``(N, 1024)`` too if asked)."""
+        x = self.check_input(x)
+        face_missing: Optional[torch.Tensor] = None
+        if self.align_crop_face:
+            x, face_missing = self._align_faces(x)
+        feats = self.model.forward_head(self.model.forward_features(self.preprocess(x)), pre_logits=True)
+        score = self.model.get_classifier()(feats)
+        if face_missing is not None and bool(face_missing.any()):
+            score = score.masked_fill(face_missing.view(-1, 1).to(score.device), float("nan"))
+        return (score, feats) if return_features else score
+
+    def _align_faces(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Replace each image by its aligned main face; flag images without a face."""
+        from mspt_pyiqa.face.align import BatchFaceAligner
+
+        if self._aligner is None:
+            self._aligner = BatchFaceAligner(face_size=self.face_size, detector_model_path=self.detector_model_path)
+        faces, found = self._aligner(x)
+        if bool(found.all()):
+            return faces, None
+        names = [i for i, ok in enumerate(found.tolist()) if not ok]
+        if self.no_face == "error":
+            raise ValueError(f"no face detected in batch item(s) {names}")
+        if self.no_face == "full_image":
+            # Score the whole image where no face was found, at the face crop's size.
+            whole = F.interpolate(x, size=(self.face_size, self.face_size), mode="bilinear", align_corners=False, antialias=True)
+            faces = torch.where(found.view(-1, 1, 1, 1).to(x.device), faces, whole)
+            return faces, None
+        logger.warning("no face detected in batch item(s) %s: their score is NaN", names)
+        return faces, ~found

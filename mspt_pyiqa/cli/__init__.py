@@ -1,0 +1,1 @@
+"""The ``mspt-face`` command line: one module per subcommand."""

@@ -1,0 +1,253 @@
+"""Released MSPT checkpoints: the catalog and how a checkpoint is found, checked and loaded.
+
+The catalog is ``weights/catalog.yaml`` (shipped inside the wheel as
+``mspt_pyiqa.released_weights``): one entry per release with file name, sha256, input
+size, training data, licence and date.
+
+Resolution order for a catalog entry (first hit wins):
+
+1. an explicit path (``pretrained_model_path=``), used as given (your own checkpoint);
+2. ``$MSPT_PYIQA_WEIGHTS_DIR/<file>``;
+3. the package's own ``weights/<file>`` (they travel in the wheel);
+4. ``<torch hub dir>/checkpoints/<file>``, downloaded from the entry's ``url`` when absent
+   (written to a temporary file, checked, then renamed: an interrupted download never
+   leaves a file that looks complete).
+
+Every file found in 2-4 is checked against the catalog's sha256.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+import yaml
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_DIR_ENV = "MSPT_PYIQA_WEIGHTS_DIR"
+CATALOG_FILE = "catalog.yaml"
+_DOWNLOAD_TIMEOUT_S = 30
+
+
+class WeightsError(RuntimeError):
+    """A checkpoint is missing, corrupt or unusable; the message says which file and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsEntry:
+    """One released checkpoint (a row of ``weights/catalog.yaml``)."""
+
+    name: str
+    file: str
+    sha256: str
+    input_size: int
+    backbone: str
+    training_data: str
+    license: str
+    date: str
+    url: Optional[str] = None
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ValueError(f"catalog entry {name!r} has unknown fields {sorted(unknown)}")
+        return cls(name=name, **{k: v for k, v in data.items() if k != "name"})
+
+    def how_to_get(self) -> str:
+        src = f"download it from {self.url}" if self.url else "get it from the project's release page"
+        return (
+            f"{src} (or reinstall mspt-pyiqa, whose wheel ships it) and put it in ${WEIGHTS_DIR_ENV}, "
+            f"the package's weights/ folder or {hub_checkpoint_dir()}; or pass pretrained_model_path=/path/to/{self.file}"
+        )
+
+
+def package_weights_dir() -> Path:
+    """The package's own ``weights/`` folder (installed package data, else the source tree's)."""
+    try:
+        from importlib.resources import files
+
+        installed = Path(str(files("mspt_pyiqa.released_weights")))
+        if (installed / CATALOG_FILE).is_file():
+            return installed
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def hub_checkpoint_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+@lru_cache(maxsize=None)
+def _load_catalog(path: str) -> Dict[str, Any]:
+    with open(path, "r", encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    return data
+
+
+def load_catalog(path: Optional[Path] = None) -> Dict[str, WeightsEntry]:
+    """All catalog entries by name."""
+    path = path or package_weights_dir() / CATALOG_FILE
+    data = _load_catalog(str(path))
+    return {name: WeightsEntry.from_dict(name, d) for name, d in (data.get("releases") or {}).items()}
+
+
+def default_entry_name(path: Optional[Path] = None) -> Optional[str]:
+    """Name of the release that ``create_metric('mspt_face')`` loads (``None`` before the first release)."""
+    path = path or package_weights_dir() / CATALOG_FILE
+    return _load_catalog(str(path)).get("default")
+
+
+def get_entry(name: Optional[str] = None) -> WeightsEntry:
+    catalog = load_catalog()
+    name = name or default_entry_name()
+    if name is None:
+        raise WeightsError(
+            "mspt_face has no released weights in this version of mspt-pyiqa (weights/catalog.yaml lists none). "
+            "Train your own (mspt-face train) and pass pretrained_model_path=..., or use pretrained=False"
+        )
+    if name not in catalog:
+        raise WeightsError(f"unknown MSPT weights {name!r}; released: {sorted(catalog)}")
+    return catalog[name]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(path: Path, entry: WeightsEntry) -> Path:
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise WeightsError(
+            f"weights file {path} is corrupt or not release {entry.name!r}: sha256 {actual}, "
+            f"expected {entry.sha256}. Delete it and {entry.how_to_get()}"
+        )
+    return path
+
+
+def download_atomic(url: str, dest: Path, expected_sha256: str, timeout: float = _DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download ``url`` to ``dest`` through a temporary file in the same folder; check sha256, then rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            shutil.copyfileobj(resp, out)
+        actual = sha256_file(tmp)
+        if actual != expected_sha256:
+            raise WeightsError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; nothing was saved")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def resolve_weights(
+    entry: WeightsEntry,
+    weights_dir: Optional[Path] = None,
+    cache_dir: Optional[Path] = None,
+    download: bool = True,
+) -> Path:
+    """Find (or download) the checkpoint of ``entry``, checked against its sha256.
+
+    Args:
+        entry: catalog entry.
+        weights_dir: the package folder to look in (default: :func:`package_weights_dir`).
+        cache_dir: download cache (default: ``<torch hub dir>/checkpoints``).
+        download: try the entry's URL when no local copy exists.
+    """
+    candidates = []
+    env_dir = os.environ.get(WEIGHTS_DIR_ENV)
+    if env_dir:
+        candidates.append(Path(env_dir) / entry.file)
+    candidates.append(Path(weights_dir or package_weights_dir()) / entry.file)
+    cached = Path(cache_dir or hub_checkpoint_dir()) / entry.file
+    candidates.append(cached)
+    for cand in candidates:
+        if cand.is_file():
+            return _check(cand, entry)
+    if download and entry.url:
+        logger.info("downloading %s from %s", entry.file, entry.url)
+        try:
+            return download_atomic(entry.url, cached, entry.sha256)
+        except WeightsError:
+            raise
+        except OSError as err:  # URLError is an OSError: offline, 404, timeout...
+            raise WeightsError(
+                f"weights file {entry.file} (sha256 {entry.sha256}) is not on this machine and its download "
+                f"failed ({err}). {entry.how_to_get()}"
+            ) from err
+    looked = ", ".join(str(c) for c in candidates)
+    raise WeightsError(
+        f"weights file {entry.file} (sha256 {entry.sha256}) not found; looked in {looked}. {entry.how_to_get()}"
+    )
+
+
+def read_checkpoint(path: Path) -> Dict[str, torch.Tensor]:
+    """State dict of an MSPT checkpoint (pyiqa's ``{'params': state_dict}`` or a bare state dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, pickle garbage...
+        raise WeightsError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err})") from err
+    if isinstance(state, dict) and "params" in state:
+        state = state["params"]
+    if not isinstance(state, dict):
+        raise WeightsError(f"checkpoint {path} holds no state dict")
+    return state
+
+
+def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: Optional[str] = None) -> Path:
+    """Load released (or explicit) weights into an :class:`~mspt_pyiqa.archs.MSPTNet`; return the file used."""
+    if path is not None:
+        resolved = Path(path)
+    else:
+        entry = get_entry(weights_name)
+        if entry.backbone != getattr(net, "backbone_name", entry.backbone):
+            raise WeightsError(f"release {entry.name!r} is for backbone {entry.backbone}, not {net.backbone_name}")
+        if getattr(net, "test_img_size", entry.input_size) != entry.input_size:
+            logger.warning("release %s was trained at %d px; scoring at %s px", entry.name, entry.input_size, net.test_img_size)
+        resolved = resolve_weights(entry)
+    state = read_checkpoint(resolved)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WeightsError(f"checkpoint {resolved} does not fit this network: {err}") from err
+    logger.info("loaded MSPT weights from %s", resolved)
+    return resolved
+
+
+def save_checkpoint(net: nn.Module, path: Path, meta: Optional[Mapping[str, Any]] = None) -> str:
+    """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        torch.save({"params": state, "meta": dict(meta or {})}, tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return sha256_file(path)

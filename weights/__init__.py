@@ -1,0 +1,1 @@
+"""Released MSPT checkpoints, installed as ``mspt_pyiqa.released_weights`` (see catalog.yaml)."""
