@@ -1,0 +1,264 @@
+"""``MSPTModel``: pyiqa ``GeneralIQAModel`` with what multi-stage training needs.
+
+Registered in pyiqa's ``MODEL_REGISTRY`` (``model_type: MSPTModel``), so a stage option
+file runs under ``pyiqa.train.train_pipeline`` as well as under this package's runner.
+Added to ``GeneralIQAModel``:
+
+* the stage's starting weights (``path.pretrain_network``) read with
+  :func:`mspt_pyiqa.weights.read_checkpoint`, their sha256 kept in ``pretrain_sha256``;
+* losses from :class:`~mspt_pyiqa.train.losses.Objective` (MSE, PLCC, pairwise ranking,
+  per-sample terms);
+* anti-forgetting (``train.anti_forgetting``): ``distill`` (squared error to the frozen
+  starting network's scores, and optionally pooled features, on replayed samples) and
+  ``l2_pull`` (L2-SP: weight * sum of squared distances to the starting weights);
+* ``train.ema_decay`` (EMA of the weights via torch's ``AveragedModel``; validation and
+  the best checkpoint use the EMA weights) and ``train.amp`` (autocast + GradScaler, CUDA only);
+* DDP on CPU (gloo) as well as GPU, atomic checkpoints and complete training states
+  (network, EMA, optimiser, scheduler, RNG, best metrics) that resume on CPU.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections import OrderedDict
+from copy import deepcopy
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+from pyiqa.archs import build_network
+from pyiqa.metrics import calculate_metric
+from pyiqa.models.base_model import BaseModel
+from pyiqa.models.general_iqa_model import GeneralIQAModel
+from pyiqa.utils import get_root_logger
+from pyiqa.utils.dist_util import master_only
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from mspt_pyiqa.train.losses import Objective
+from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
+
+# Batch keys moved to the device besides the image (see mspt_pyiqa.data.datasets).
+_EXTRA_KEYS = ("has_mos", "replay", "teacher_score", "teacher_feats", "seed", "index")
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp file in the same folder, then os.replace: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def rng_state() -> Dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class MSPTModel(GeneralIQAModel):
+    """Trainer of :class:`~mspt_pyiqa.archs.MSPTNet` for one stage (pyiqa model API)."""
+
+    def __init__(self, opt: Dict[str, Any]) -> None:
+        BaseModel.__init__(self, opt)  # GeneralIQAModel.__init__ would load weights its own way
+        self.net = build_network(opt["network"])
+        self.pretrain_sha256: Optional[str] = None
+        load_path = opt["path"].get("pretrain_network")
+        if load_path:
+            state = read_checkpoint(Path(load_path))
+            state = {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
+            self.net.load_state_dict(state, strict=opt["path"].get("strict_load", True))
+            self.pretrain_sha256 = sha256_file(Path(load_path))
+            get_root_logger().info("loaded stage start weights %s (sha256 %s)", load_path, self.pretrain_sha256)
+        self.net = self.model_to_device(self.net)
+        self.print_network(self.net)
+        self.last_val: Dict[str, Dict[str, float]] = {}
+        if self.is_train:
+            self.init_training_settings()
+
+    # ------------------------------------------------------------------ setup
+    @master_only
+    def print_network(self, net: torch.nn.Module) -> None:
+        # One line instead of pyiqa's full module dump.
+        bare = self.get_bare_model(net)
+        get_root_logger().info("Network: %s, with parameters: %s", type(bare).__name__, f"{sum(p.numel() for p in bare.parameters()):,d}")
+
+    def model_to_device(self, net: torch.nn.Module) -> torch.nn.Module:
+        net = net.to(self.device)
+        if self.opt["dist"]:
+            # device_ids only on GPU: pyiqa's version calls CUDA and so fails on CPU / gloo.
+            ids = [torch.cuda.current_device()] if self.device.type == "cuda" else None
+            net = DistributedDataParallel(net, device_ids=ids, find_unused_parameters=self.opt.get("find_unused_parameters", False))
+        return net
+
+    def init_training_settings(self) -> None:
+        self.net.train()
+        train_opt = self.opt["train"]
+        bare = self.get_bare_model(self.net)
+        self.net_best = deepcopy(bare).to(self.device)
+        self.objective = Objective(train_opt)
+        af = train_opt.get("anti_forgetting") or {}
+        self.distill_weight = float(af.get("distill", 0.0))
+        self.distill_feat_weight = float(af.get("distill_features", 0.0))
+        self.l2_pull_weight = float(af.get("l2_pull", 0.0))
+        needs_prev = self.opt["path"].get("pretrain_network") and (self.distill_weight or self.distill_feat_weight or self.l2_pull_weight)
+        self.prev_net = None
+        if needs_prev:
+            # Frozen copy of the stage's starting weights (the previous stage's best).
+            self.prev_net = deepcopy(bare).eval()
+            for p in self.prev_net.parameters():
+                p.requires_grad_(False)
+            if self.distill_weight:
+                self.objective.add_config_term("distill", {"pred": "score", "target": "prev_score", "mask": "replay", "weight": self.distill_weight})
+            if self.distill_feat_weight:
+                self.objective.add_config_term("distill_feat", {"pred": "features", "target": "prev_feats", "mask": "replay", "weight": self.distill_feat_weight})
+        decay = train_opt.get("ema_decay")
+        self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
+        self.use_amp = bool(train_opt.get("amp", False)) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        # pyiqa's setup pops keys from the option dicts: keep the caller's copy intact.
+        self.opt = dict(self.opt)
+        self.opt["train"] = deepcopy(train_opt)
+        self.setup_optimizers()
+        self.setup_schedulers()
+        self.log_dict = OrderedDict()
+
+    # ------------------------------------------------------------------ training step
+    def feed_data(self, data: Dict[str, Any]) -> None:
+        self.img_input = data["img"].to(self.device)
+        self.gt_mos = data["mos_label"].to(self.device)
+        self.batch = {k: data[k].to(self.device) for k in _EXTRA_KEYS if k in data}
+        self.batch["mos_label"] = self.gt_mos
+        self.use_ref = False
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+            score, feats = self.net(self.img_input, return_features=True)
+            if self.prev_net is not None and (self.distill_weight or self.distill_feat_weight):
+                with torch.no_grad():
+                    self.batch["prev_score"], self.batch["prev_feats"] = self.prev_net(self.img_input, return_features=True)
+            losses = self.objective({"score": score, "features": feats}, self.batch)
+            if self.l2_pull_weight:
+                bare = self.get_bare_model(self.net)
+                pull = sum((p - q).pow(2).sum() for p, q in zip(bare.parameters(), self.prev_net.parameters()))
+                losses["l_l2_pull"] = self.l2_pull_weight * pull
+        l_total = sum(losses.values())
+        if self.scaler is not None:
+            self.scaler.scale(l_total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            l_total.backward()
+            self.optimizer.step()
+        if self.net_ema is not None:
+            self.net_ema.update_parameters(self.get_bare_model(self.net))
+        losses["l_total"] = l_total.detach()
+        self.output_score = score.detach()
+        self.log_dict = self.reduce_loss_dict(losses)
+
+    # ------------------------------------------------------------------ evaluation
+    def eval_network(self) -> torch.nn.Module:
+        """The weights validated and saved as best: the EMA when enabled, else the bare net."""
+        return self.net_ema.module if self.net_ema is not None else self.get_bare_model(self.net)
+
+    def test(self) -> None:
+        net = self.eval_network()
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            self.output_score = net(self.img_input)
+        net.train(was_training)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img) -> None:
+        name = dataloader.dataset.opt["name"]
+        preds, gts = [], []
+        for data in dataloader:
+            self.feed_data(data)
+            self.test()
+            preds.append(self.output_score.float().view(-1).cpu())
+            gts.append(self.gt_mos.float().view(-1).cpu())
+        pred, gt = torch.cat(preds).numpy(), torch.cat(gts).numpy()
+        keep = np.isfinite(gt) & np.isfinite(pred)
+        self.metric_results = {m: float(calculate_metric([pred[keep], gt[keep]], o)) for m, o in self.opt["val"]["metrics"].items()}
+        self.last_val[name] = dict(self.metric_results)
+        self._initialize_best_metric_results(name)
+        key = self.key_metric or next(iter(self.metric_results))
+        if self._update_best_metric_result(name, key, self.metric_results[key], current_iter):
+            for m, v in self.metric_results.items():
+                self._update_metric_result(name, m, v, current_iter)
+            self.copy_model(self.eval_network(), self.net_best)
+            self.save_network(self.net_best, "net_best")
+        self._log_validation_metric_values(current_iter, name, tb_logger)
+
+    # ------------------------------------------------------------------ saving / resuming
+    @master_only
+    def save_network(self, net, net_label, current_iter=None, param_key="params") -> None:
+        label = net_label if current_iter is None else f"{net_label}_{'latest' if current_iter == -1 else current_iter}"
+        meta = {"name": self.opt.get("name"), "network": dict(self.opt["network"]), "pretrain_sha256": self.pretrain_sha256}
+        save_checkpoint(self.get_bare_model(net), Path(self.opt["path"]["models"]) / f"{label}.pth", meta)
+
+    def save(self, epoch: int, current_iter: int, save_net_label: str = "net") -> None:
+        self.save_network(self.eval_network(), save_net_label, current_iter)
+        self.save_training_state(epoch, current_iter)
+
+    def training_state(self, epoch: int, current_iter: int, **extra: Any) -> Dict[str, Any]:
+        """Everything a bit-exact resume needs (CPU tensors only, loadable without CUDA)."""
+        state = {
+            "epoch": epoch,
+            "iter": current_iter,
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "net": {k: v.detach().cpu() for k, v in self.get_bare_model(self.net).state_dict().items()},
+            "net_best": {k: v.detach().cpu() for k, v in self.net_best.state_dict().items()},
+            "ema": self.net_ema.state_dict() if self.net_ema is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "best_metric_results": deepcopy(getattr(self, "best_metric_results", None)),
+            "rng": rng_state(),
+        }
+        state.update(extra)
+        return state
+
+    @master_only
+    def save_training_state(self, epoch: int, current_iter: int, **extra: Any) -> None:
+        if current_iter == -1:
+            return
+        path = Path(self.opt["path"]["training_states"]) / f"{current_iter}.state"
+        atomic_torch_save(self.training_state(epoch, current_iter, **extra), path)
+
+    def resume_training(self, resume_state: Dict[str, Any]) -> None:
+        super().resume_training(resume_state)
+        if "net" in resume_state:
+            self.get_bare_model(self.net).load_state_dict(resume_state["net"])
+            self.net_best.load_state_dict(resume_state["net_best"])
+        if self.net_ema is not None and resume_state.get("ema") is not None:
+            self.net_ema.load_state_dict(resume_state["ema"])
+        if self.scaler is not None and resume_state.get("scaler") is not None:
+            self.scaler.load_state_dict(resume_state["scaler"])
+        if resume_state.get("best_metric_results") is not None:
+            self.best_metric_results = resume_state["best_metric_results"]
+            self.key_metric = self.opt["val"].get("key_metric")
+        if "rng" in resume_state:
+            set_rng_state(resume_state["rng"])
+
+
+def load_training_state(path: Path) -> Dict[str, Any]:
+    """Read a training state on CPU (pyiqa's loader maps to CUDA and fails without a GPU)."""
+    return torch.load(Path(path), map_location="cpu", weights_only=False)

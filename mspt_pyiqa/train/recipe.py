@@ -1,0 +1,299 @@
+"""Multi-stage progressive training: run a recipe's stages in order, with replay and a forgetting table.
+
+Recipe YAML (paths relative to the recipe file)::
+
+    name: synthetic_faces
+    manual_seed: 123          # stage k trains with manual_seed + k
+    num_gpu: 0                # optional, written into every stage (0 = CPU, auto = all GPUs)
+    replay: {enabled: true, max_samples_per_source: null}
+    anti_forgetting: {distill: 1.0, distill_features: 0.0, l2_pull: 0.0}   # stages 2..n
+    overrides: {}             # deep-merged into every stage's options
+    stages:
+      - option: ../stages/synthetic_stage1.yml
+        overrides: {}         # deep-merged into this stage only
+
+Each stage is a pyiqa option file (``model_type: MSPTModel``). The runner sets its
+``path.pretrain_network`` to the previous stage's best checkpoint (sha256 recorded),
+prepends the previous stages' training sources to its training set (``replay: true``
+per sample) and writes ``train.anti_forgetting``. Run folder::
+
+    run.json             seed, git commit, recipe, per-stage checkpoint hashes
+    recipe.yml           the resolved recipe
+    train.log            all log lines
+    <k>_<stage name>/    options.yml (resolved pyiqa options), models/, training_states/, result.json
+    forgetting.csv/.md   every stage checkpoint x every stage's val set (SRCC, PLCC)
+
+Running the same command again resumes: finished stages are skipped (their options and
+start checkpoint must match), an unfinished stage continues from its latest state.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+import torch.distributed as dist
+import yaml
+from pyiqa.utils.misc import set_random_seed
+
+from mspt_pyiqa.train.runfiles import git_commit, write_json, write_yaml
+from mspt_pyiqa.train.stage import StageResult, run_stage
+from mspt_pyiqa.weights import sha256_file
+
+logger = logging.getLogger(__name__)
+
+# Dataset option keys that describe one source (see mspt_pyiqa.data.datasets.FaceIQADataset).
+SOURCE_KEYS = (
+    "meta_info_file", "dataroot_target", "split_index", "split_value", "mos_normalize", "mos_range",
+    "lower_better", "path_column", "mos_column", "max_samples", "sample_seed", "layout", "val_ratio",
+    "split_seed", "label_file", "image_folder", "split_ratio",
+)
+_LAYOUT_OF_TYPE = {"FaceIQADataset": "meta_csv", "VQualAFIQADataset": "vquala"}
+
+
+class RecipeError(ValueError):
+    """The recipe or a stage option file is unusable (message names the file)."""
+
+
+def deep_merge(base: Dict[str, Any], extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Recursive dict merge; ``extra`` wins; ``None`` in ``extra`` replaces too."""
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def apply_dotted(obj: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
+    """Set ``a.b.0.c = value`` style keys (integers index lists); values are already parsed."""
+    obj = copy.deepcopy(obj)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        cur: Any = obj
+        for p in parts[:-1]:
+            if isinstance(cur, list):
+                cur = cur[int(p)]
+            else:
+                cur = cur.setdefault(p, {})
+        if isinstance(cur, list):
+            cur[int(parts[-1])] = value
+        else:
+            cur[parts[-1]] = value
+    return obj
+
+
+def _resolve_path(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not os.path.isabs(value):
+        return str((base / value).resolve())
+    return value
+
+
+def load_yaml(path: Path) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: expected a YAML mapping at top level")
+    return data
+
+
+def train_sources(dataset_opt: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The source list of a training dataset option (one source when it has no ``sources``)."""
+    if dataset_opt.get("sources"):
+        return [dict(s) for s in dataset_opt["sources"]]
+    layout = _LAYOUT_OF_TYPE.get(dataset_opt.get("type"))
+    if layout is None:
+        raise RecipeError(f"replay needs FaceIQADataset or VQualAFIQADataset training sets, got {dataset_opt.get('type')!r}")
+    src = {k: dataset_opt[k] for k in SOURCE_KEYS if k in dataset_opt}
+    src.setdefault("layout", layout)
+    return [src]
+
+
+def _resolve_dataset_paths(dopt: Dict[str, Any], base: Path) -> None:
+    for key in ("meta_info_file", "dataroot_target"):
+        if key in dopt:
+            dopt[key] = _resolve_path(dopt[key], base)
+    for src in dopt.get("sources") or []:
+        _resolve_dataset_paths(src, base)
+
+
+def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[str, Any]:
+    """Stage ``index``'s pyiqa options: its file + recipe overrides, paths made absolute."""
+    spec = recipe["stages"][index]
+    opt_file = Path(_resolve_path(spec["option"], recipe_dir))
+    opt = load_yaml(opt_file)
+    opt = deep_merge(opt, recipe.get("overrides"))
+    opt = deep_merge(opt, spec.get("overrides"))
+    for dopt in opt.get("datasets", {}).values():
+        # Relative data paths follow pyiqa's convention (the working directory); the
+        # resolved options record them absolute.
+        _resolve_dataset_paths(dopt, Path.cwd())
+    for key in ("num_gpu",):
+        if key in recipe:
+            opt[key] = recipe[key]
+    opt["manual_seed"] = int(recipe.get("manual_seed", opt.get("manual_seed", 0))) + index
+    opt.setdefault("path", {})
+    opt.setdefault("logger", {})
+    missing = [k for k in ("name", "model_type", "datasets", "network", "train") if k not in opt]
+    if missing or "train" not in opt.get("datasets", {}):
+        raise RecipeError(f"{opt_file}: stage options lack {missing or ['datasets.train']}")
+    return opt
+
+
+def with_replay(opt: Dict[str, Any], previous: Sequence[Dict[str, Any]], recipe: Mapping[str, Any]) -> Dict[str, Any]:
+    """Training set = previous stages' training sources (``replay: true``) + this stage's."""
+    replay = recipe.get("replay") or {}
+    if not previous or not replay.get("enabled", True):
+        return opt
+    opt = copy.deepcopy(opt)
+    cap = replay.get("max_samples_per_source")
+    sources: List[Dict[str, Any]] = []
+    for prev in previous:
+        for src in train_sources(prev["datasets"]["train"]):
+            if src.get("replay"):
+                continue  # already replayed there: its own stage adds it once
+            src = dict(src, replay=True)
+            if cap is not None:
+                src["max_samples"] = int(cap)
+            sources.append(src)
+    train = opt["datasets"]["train"]
+    own = [dict(s, replay=False) for s in train_sources(train)]
+    keep = {k: v for k, v in train.items() if k not in SOURCE_KEYS and k != "sources"}
+    opt["datasets"]["train"] = dict(keep, type="FaceIQADataset", sources=sources + own)
+    return opt
+
+
+def init_distributed(recipe: Mapping[str, Any]) -> Dict[str, Any]:
+    """Join the process group when started by torchrun (``WORLD_SIZE`` > 1); gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return {"dist": False, "rank": 0, "world_size": 1}
+    if not dist.is_initialized():
+        use_gpu = recipe.get("num_gpu", 0) != 0 and torch.cuda.is_available()
+        backend = recipe.get("dist_backend") or ("nccl" if use_gpu else "gloo")
+        if use_gpu:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
+    return {"dist": True, "rank": dist.get_rank(), "world_size": dist.get_world_size()}
+
+
+def _add_log_file(out_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(Path(out_dir) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("mspt_pyiqa", "pyiqa"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    return handler
+
+
+def _comparable(opt: Mapping[str, Any]) -> Dict[str, Any]:
+    return yaml.safe_load(yaml.safe_dump(dict(opt)))
+
+
+def run_recipe(
+    recipe_path: Path,
+    out_dir: Path,
+    overrides: Optional[Mapping[str, Any]] = None,
+    stop_after: Optional[Mapping[str, Any]] = None,
+    forgetting: bool = True,
+) -> Dict[str, Any]:
+    """Run (or resume) every stage of a recipe; return the run summary (also ``run.json``).
+
+    Args:
+        recipe_path: recipe YAML.
+        out_dir: run folder (created; an existing one is resumed).
+        overrides: dotted keys applied to the recipe, e.g. ``{"overrides.train.total_epoch": 1,
+            "stages.0.overrides.network.test_img_size": 64, "anti_forgetting.distill": 0}``.
+        stop_after: test hook ``{"stage": k, "iter": n}``: interrupt stage k (0-based) after
+            global iteration n, as a kill would.
+        forgetting: compute the forgetting table at the end.
+    """
+    recipe_path, out_dir = Path(recipe_path).resolve(), Path(out_dir)
+    recipe = apply_dotted(load_yaml(recipe_path), overrides or {})
+    if not recipe.get("stages"):
+        raise RecipeError(f"{recipe_path}: no stages")
+    dist_info = init_distributed(recipe)
+    main = dist_info["rank"] == 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = _add_log_file(out_dir) if main else None
+    try:
+        return _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting)
+    finally:
+        if handler is not None:
+            for name in ("mspt_pyiqa", "pyiqa"):
+                logging.getLogger(name).removeHandler(handler)
+            handler.close()
+
+
+def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dict[str, Any]:
+    main = dist_info["rank"] == 0
+    summary: Dict[str, Any] = {
+        "recipe": str(recipe_path), "name": recipe.get("name", recipe_path.stem), "manual_seed": recipe.get("manual_seed", 0),
+        "git_commit": git_commit(Path(__file__)), "torch": torch.__version__, "world_size": dist_info["world_size"],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "stages": [],
+    }
+    if main:
+        write_yaml(out_dir / "recipe.yml", recipe)
+    resolved: List[Dict[str, Any]] = []
+    results: List[StageResult] = []
+    af = recipe.get("anti_forgetting") or {}
+    for k in range(len(recipe["stages"])):
+        opt = with_replay(stage_options(recipe, recipe_path.parent, k), resolved, recipe)
+        if results:
+            opt["path"]["pretrain_network"] = results[-1].best_checkpoint
+            opt["train"]["anti_forgetting"] = deep_merge(dict(af), opt["train"].get("anti_forgetting"))
+        opt.update(dist_info, is_train=True, auto_resume=False)
+        stage_dir = out_dir / f"{k + 1}_{opt['name']}"
+        done = stage_dir / "result.json"
+        saved = stage_dir / "options.yml"
+        if saved.is_file() and _comparable(load_yaml(saved)) != _comparable(opt):
+            raise RecipeError(f"{stage_dir}: holds a run with different options ({saved}); use a new output folder")
+        if main:
+            write_yaml(saved, opt)
+        resolved.append(opt)
+        if done.is_file() and results and load_yaml(done).get("pretrain_sha256") != results[-1].best_sha256:
+            raise RecipeError(f"{done}: stage started from another checkpoint than {results[-1].best_checkpoint}")
+        if done.is_file():
+            result = StageResult(**{**load_yaml(done)})
+            logger.info("stage %s already finished (%s), skipped", opt["name"], done)
+        else:
+            set_random_seed(opt["manual_seed"] + dist_info["rank"])
+            hook = None
+            if opt["train"].get("teacher"):
+                from mspt_pyiqa.train.teacher import attach_teacher
+
+                def hook(train_set, o, _dir=out_dir / "teacher_cache"):
+                    attach_teacher(train_set, o["train"]["teacher"], _dir)
+            stop = stop_after["iter"] if stop_after and int(stop_after["stage"]) == k else None
+            logger.info("stage %d/%d %s: start weights %s", k + 1, len(recipe["stages"]), opt["name"], opt["path"].get("pretrain_network") or "(fresh)")
+            result = run_stage(opt, stage_dir, stop_after_iter=stop, teacher_hook=hook)
+        if results and result.pretrain_sha256 != results[-1].best_sha256:
+            raise RecipeError(f"stage {opt['name']} loaded sha256 {result.pretrain_sha256}, expected {results[-1].best_sha256}")
+        results.append(result)
+        summary["stages"].append({k2: v for k2, v in asdict(result).items() if k2 != "history"})
+        if main:
+            write_json(out_dir / "run.json", summary)
+    if forgetting and main:
+        from mspt_pyiqa.train.forgetting import forgetting_table, write_forgetting
+
+        entries = []
+        for opt, res in zip(resolved, results):
+            val_key = next((p for p in opt["datasets"] if p.split("_")[0] == "val"), None)
+            if val_key is None:
+                logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])
+                continue
+            entries.append({"name": opt["name"], "checkpoint": res.best_checkpoint, "network": opt["network"], "val": opt["datasets"][val_key]})
+        table = forgetting_table(entries, torch.device("cpu"))
+        md = write_forgetting(table, out_dir)
+        summary["forgetting"] = table.to_dict(orient="records")
+        write_json(out_dir / "run.json", summary)
+        print(f"\nForgetting table ({out_dir / 'forgetting.csv'}):\n\n{md}")
+    if dist_info["dist"]:
+        dist.barrier()
+    return summary
