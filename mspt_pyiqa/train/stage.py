@@ -90,6 +90,9 @@ def build_loaders(opt: Dict[str, Any]):
     loader = DataLoader(
         train_set, batch_size=int(train_opt["batch_size_per_gpu"]), sampler=sampler, drop_last=True,
         num_workers=int(train_opt.get("num_worker_per_gpu", 0)), pin_memory=bool(train_opt.get("pin_memory", False)),
+        # Own generator: creating an iterator then draws no number from the global RNG,
+        # so a resumed epoch consumes the same random stream as an uninterrupted one.
+        generator=torch.Generator().manual_seed(int(opt["manual_seed"])),
     )
     val_loaders = []
     for phase, dopt in opt["datasets"].items():
