@@ -1,0 +1,49 @@
+"""DataLoader plumbing: files -> :class:`~mspt_pyiqa.scoring.preprocess.Prepared` in workers."""
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import cv2
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig, Preprocessor
+
+
+class ScoreDataset(Dataset):
+    """Map-style dataset of file paths; item ``i`` is the prepared file ``files[i]``."""
+
+    def __init__(self, files: Sequence[str], cfg: PreprocessConfig) -> None:
+        self.files = list(files)
+        self.prep = Preprocessor(cfg)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Prepared:
+        return self.prep(self.files[i])
+
+
+def collate_prepared(batch: List[Prepared]) -> List[Prepared]:
+    """Keep items as they are: faces per image vary, so stacking happens per shape later."""
+    return batch
+
+
+def _worker_init(_: int) -> None:
+    # Workers share the machine's cores with the network: one thread each.
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, workers: int) -> DataLoader:
+    """Ordered loader over ``files`` (order is kept, so results can be written as they come)."""
+    return DataLoader(
+        ScoreDataset(files, cfg),
+        batch_size=max(1, batch_size),
+        shuffle=False,
+        num_workers=max(0, workers),
+        collate_fn=collate_prepared,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        persistent_workers=False,
+        prefetch_factor=2 if workers > 0 else None,
+    )

@@ -1,0 +1,78 @@
+"""Build the scoring backend from CLI-level choices (weights, input size, backend, device).
+
+Input size, first hit wins: ``--input-size``; ``meta['input_size']`` of a ``--weights``
+checkpoint written by :func:`mspt_pyiqa.weights.save_checkpoint`; the default release's
+catalog entry; the package default (448 px, the paper's final stage). An ONNX model carries
+its own size in its metadata.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+
+from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
+
+logger = logging.getLogger(__name__)
+
+Backend = Union[TorchBackend, OnnxBackend]
+
+
+def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
+    """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read)."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # read_checkpoint reports unreadable files with a proper message later
+        return {}
+    meta = state.get("meta") if isinstance(state, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> torch.nn.Module:
+    """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU."""
+    from mspt_pyiqa.archs.mspt_arch import MSPTNet
+    from mspt_pyiqa.registration import metric_config
+
+    opts = metric_config()["metric_opts"]
+    size = input_size or (checkpoint_meta(weights).get("input_size") if weights else None) or opts["test_img_size"]
+    net = MSPTNet(
+        backbone=opts["backbone"],
+        test_img_size=int(size),
+        pretrained=True,
+        pretrained_model_path=weights,
+        weights_name=opts["weights_name"],
+    )
+    return net.eval()
+
+
+def build_backend(
+    backend: str = "torch",
+    weights: Optional[str] = None,
+    input_size: Optional[int] = None,
+    device: str = "cpu",
+    onnx_model: Optional[str] = None,
+    work_dir: Optional[Path] = None,
+) -> Backend:
+    """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first."""
+    device = resolve_device(device)
+    if backend == "torch":
+        return TorchBackend(build_net(weights, input_size), device)
+    if backend != "onnxruntime":
+        raise ValueError(f"unknown backend {backend!r} (torch or onnxruntime)")
+    if onnx_model is None:
+        from mspt_pyiqa.onnx_export import export_onnx
+
+        work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mspt_onnx_"))
+        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx"))
+    elif weights or input_size:
+        logger.warning("--onnx-model given: --weights / --input-size are ignored (the ONNX file has its own)")
+    return OnnxBackend(Path(onnx_model), device)
