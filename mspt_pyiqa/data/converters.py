@@ -163,6 +163,8 @@ def convert_folder_csv(
     """
     label_csv = Path(label_csv)
     frame = read_meta_csv(label_csv, path_column, mos_column)
+    abs_paths = [Path(image_root) / p for p in frame["dist_img"]]
+    frame, abs_paths = _drop_missing(frame, abs_paths, str(label_csv))  # before splitting: exact ratios
     if split_column:
         if split_column not in frame.columns:
             raise MetaInfoError(f"{label_csv}: split column {split_column!r} not found")
@@ -170,6 +172,4 @@ def convert_folder_csv(
     else:
         frame["split"] = hash_split(list(frame["dist_img"]), val_ratio, test_ratio, seed)
     frame["mos"] = normalize_mos(frame["mos"], mos_range, lower_better)
-    abs_paths = [Path(image_root) / p for p in frame["dist_img"]]
-    frame, abs_paths = _drop_missing(frame, abs_paths, str(label_csv))
     return _finish(frame, abs_paths, Path(out_csv), source_set or label_csv.stem)
