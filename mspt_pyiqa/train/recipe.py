@@ -193,7 +193,8 @@ def _add_log_file(out_dir: Path) -> logging.Handler:
 
 
 def _comparable(opt: Mapping[str, Any]) -> Dict[str, Any]:
-    return yaml.safe_load(yaml.safe_dump(dict(opt)))
+    """Options as written to options.yml (the rank differs between processes of one run)."""
+    return yaml.safe_load(yaml.safe_dump({k: v for k, v in opt.items() if k != "rank"}))
 
 
 def run_recipe(
@@ -255,7 +256,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         if saved.is_file() and _comparable(load_yaml(saved)) != _comparable(opt):
             raise RecipeError(f"{stage_dir}: holds a run with different options ({saved}); use a new output folder")
         if main:
-            write_yaml(saved, opt)
+            write_yaml(saved, _comparable(opt))
         resolved.append(opt)
         if done.is_file() and results and load_yaml(done).get("pretrain_sha256") != results[-1].best_sha256:
             raise RecipeError(f"{done}: stage started from another checkpoint than {results[-1].best_checkpoint}")
