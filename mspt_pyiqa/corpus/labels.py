@@ -10,34 +10,61 @@ as for noise). A chain's quality is the product of its parts' qualities (indepen
 damages multiply, as in a multiplicative quality model).
 
 Where the constants come from: ``g_k`` and the relative ``A_k`` were fitted by
-``eval/fit_label_curves.py`` (committed output ``eval/reports/label_curves.csv``) against
-the mean of per-metric logistic-normalised full-reference scores (MS-SSIM, GMSD, NLPD from
-pyiqa) of real faces at 11 severities; the FR ensemble is a good judge of damage *within*
+``eval/label_schemes.py --write-curves`` (committed output ``label_curves.yml`` next to this
+file, report ``eval/reports/label_schemes.md``): ``g_k`` is fitted to the mean of per-metric
+logistic-normalised full-reference damages (MS-SSIM, GMSD, NLPD from pyiqa, colour Delta-E)
+of real faces at 5 severities; the FR ensemble is a good judge of damage *within*
 one kind but is known to be miscalibrated *across* kinds (too harsh on exposure/contrast,
-too lenient on JPEG), so ``A_k`` of the photometric and compression kinds are set by the
-anchors documented in ``docs/corpus.md`` (equal label ~ equal visible damage on the contact
+too lenient on JPEG), so the ``A_k`` are anchors set in ``eval/label_schemes.py`` (ANCHORS_A) and documented in
+``docs/corpus.md`` (equal label ~ equal visible damage on the contact
 sheet ``docs/degradations.png``).
 """
 from __future__ import annotations
 
+import datetime
+from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional, Tuple
 
-# kind -> (A, g). Replaced by fitted values; see module docstring.
-DEFAULT_CURVES: Dict[str, Tuple[float, float]] = {
-    "gaussian_blur": (0.90, 1.00),
-    "motion_blur": (0.90, 1.00),
-    "defocus_blur": (0.90, 1.00),
-    "gaussian_noise": (0.90, 0.80),
-    "poisson_noise": (0.90, 1.20),
-    "jpeg": (0.90, 1.60),
-    "webp": (0.85, 1.60),
-    "resample": (0.90, 1.00),
-    "overexposure": (0.85, 1.00),
-    "underexposure": (0.80, 1.20),
-    "contrast_loss": (0.75, 1.20),
-    "saturation": (0.55, 1.20),
-    "colour_cast": (0.70, 1.10),
+import yaml
+
+#: The fitted curves, written by ``eval/label_schemes.py --write-curves``.
+CURVES_FILE = Path(__file__).resolve().parent / "label_curves.yml"
+
+# Used only if CURVES_FILE is missing: A_k as in eval/label_schemes.py ANCHORS_A, g_k = 1.
+_FALLBACK: Dict[str, Tuple[float, float]] = {
+    "gaussian_blur": (0.90, 1.0), "motion_blur": (0.90, 1.0), "defocus_blur": (0.90, 1.0),
+    "gaussian_noise": (0.90, 1.0), "poisson_noise": (0.90, 1.0), "jpeg": (0.90, 1.0),
+    "webp": (0.90, 1.0), "resample": (0.90, 1.0), "overexposure": (0.85, 1.0),
+    "underexposure": (0.85, 1.0), "contrast_loss": (0.75, 1.0), "saturation": (0.55, 1.0),
+    "colour_cast": (0.70, 1.0),
 }
+
+
+def load_curves(path: Path = CURVES_FILE) -> Dict[str, Tuple[float, float]]:
+    """``{kind: (A, g)}`` from the committed YAML (falls back to g = 1 if it is missing)."""
+    if not Path(path).is_file():
+        return dict(_FALLBACK)
+    with open(path, "r", encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    curves = dict(_FALLBACK)
+    curves.update({k: (float(v[0]), float(v[1])) for k, v in data.get("curves", {}).items()})
+    return curves
+
+
+def write_curves(curves: Mapping[str, Iterable[float]], source: str, path: Path = CURVES_FILE) -> None:
+    """Write fitted curves as YAML (atomically), with their provenance."""
+    data = {
+        "source": source,
+        "written": datetime.date.today().isoformat(),
+        "form": "q = 1 - A * severity ** g",
+        "curves": {k: [float(a), float(g)] for k, (a, g) in curves.items()},
+    }
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+DEFAULT_CURVES: Dict[str, Tuple[float, float]] = load_curves()
 
 
 class SeverityLabeler:

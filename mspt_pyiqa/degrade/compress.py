@@ -1,19 +1,24 @@
 """Compression degradations: JPEG and WebP through OpenCV's codecs.
 
-Quality = round(100 - 95 * severity), i.e. 95 (mild) .. 5 (very strong); severity 0 is
-the identity (no re-encoding). Chroma subsampling is OpenCV's default (4:2:0 for JPEG).
+Quality = round(100 - (100 - q_min) * sqrt(severity)), q_min = 5 for JPEG and 1 for WebP:
+JPEG 70 / 52 / 36 / 21 / 5 at severities 0.1 / 0.25 / 0.45 / 0.7 / 1. The square root
+spreads the visible range (artefacts appear below quality ~75) over the severity scale; a
+linear map would leave severities below 0.4 almost invisible. Severity 0 is the identity
+(no re-encoding). Chroma subsampling is OpenCV's default (4:2:0 for JPEG). WebP needs a
+lower floor because its low qualities smooth rather than block.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-QUALITY_MIN = 5
+JPEG_QUALITY_MIN = 5
+WEBP_QUALITY_MIN = 1
 
 
-def quality_for(severity: float) -> int:
+def quality_for(severity: float, q_min: int = JPEG_QUALITY_MIN) -> int:
     """Codec quality for a severity in (0, 1]."""
-    return int(round(100 - (100 - QUALITY_MIN) * severity))
+    return int(round(100 - (100 - q_min) * float(severity) ** 0.5))
 
 
 def _roundtrip(img: np.ndarray, ext: str, flag: int, quality: int) -> np.ndarray:
@@ -25,13 +30,13 @@ def _roundtrip(img: np.ndarray, ext: str, flag: int, quality: int) -> np.ndarray
 
 
 def jpeg(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """JPEG round trip at quality 100 - 95 * severity."""
-    return _roundtrip(img, ".jpg", cv2.IMWRITE_JPEG_QUALITY, quality_for(severity))
+    """JPEG round trip at quality 100 - 95 * sqrt(severity)."""
+    return _roundtrip(img, ".jpg", cv2.IMWRITE_JPEG_QUALITY, quality_for(severity, JPEG_QUALITY_MIN))
 
 
 def webp(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """WebP (lossy) round trip at quality 100 - 95 * severity."""
-    return _roundtrip(img, ".webp", cv2.IMWRITE_WEBP_QUALITY, quality_for(severity))
+    """WebP (lossy) round trip at quality 100 - 99 * sqrt(severity)."""
+    return _roundtrip(img, ".webp", cv2.IMWRITE_WEBP_QUALITY, quality_for(severity, WEBP_QUALITY_MIN))
 
 
 def webp_available() -> bool:

@@ -2,8 +2,9 @@
 
 Gaussian: sigma = 50 * severity, colour (independent per channel) or, with probability
 0.3, luminance-only noise, as Real-ESRGAN / GFPGAN synthesis does. Poisson (shot noise):
-photon count at white = 10 ** (4 - 3.3 * severity), i.e. 10,000 (invisible) down to 5
-(very strong); with probability 0.3 luminance-only.
+photon count at white = 10 ** (3.5 - 2.8 * severity), i.e. ~1,700 at severity 0.1 (noise
+std ~4/255 at mid grey, like Gaussian sigma 5) down to 5 (very strong); with probability
+0.3 luminance-only. Severity 0 is the identity (handled by ``apply``).
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def gaussian_noise(img: np.ndarray, severity: float, rng: np.random.Generator) -
 
 
 def poisson_noise(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """Signal-dependent shot noise, peak photon count 10 ** (4 - 3.3 * severity)."""
-    peak = 10.0 ** (4.0 - 3.3 * severity)
+    """Signal-dependent shot noise, peak photon count 10 ** (3.5 - 2.8 * severity)."""
+    peak = 10.0 ** (3.5 - 2.8 * severity)
     x = to_float(img)
     gray = rng.random() < GRAY_NOISE_PROB
     if gray:

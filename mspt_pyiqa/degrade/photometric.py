@@ -1,9 +1,10 @@
 """Photometric degradations: exposure, contrast, colour saturation and colour cast.
 
 Exposure and colour-cast gains act in approximately linear light (sRGB treated as gamma
-2.2), as a camera's exposure and white balance do. Ranges at severity 1: +3 EV over-,
+2.2), as a camera's exposure and white balance do. Ranges at severity 1: +2 EV over-,
 -5 EV under-exposure; contrast reduced to 15% around the mean grey; saturation either to
 grey (x0) or x4; colour cast gains up to e^0.8 = 2.2x on one side of the hue circle.
+Over-exposure stops at +2 EV because faces on bright backgrounds are blown out beyond it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from mspt_pyiqa.degrade._util import to_float, to_uint8
 
 GAMMA = 2.2
-OVER_EV_MAX = 3.0
+OVER_EV_MAX = 2.0
 UNDER_EV_MAX = 5.0
 CONTRAST_MIN = 0.15
 OVERSAT_MAX = 4.0
@@ -27,7 +28,7 @@ def _exposure(img: np.ndarray, ev: float) -> np.ndarray:
 
 
 def overexposure(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """Exposure raised by 3 EV * severity; highlights clip (the damage is the lost detail)."""
+    """Exposure raised by 2 EV * severity; highlights clip (the damage is the lost detail)."""
     return _exposure(img, OVER_EV_MAX * severity)
 
 

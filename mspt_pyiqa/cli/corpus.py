@@ -1,0 +1,69 @@
+"""``mspt-face corpus``: build the synthetic face-quality corpus (images + pyiqa CSVs).
+
+    mspt-face corpus build --faces ../shared/data/faces --out /data/mspt_corpus
+    mspt-face corpus build --faces ... --out ... --stages stage1 --levels   # test-split ladders
+    mspt-face corpus show-stage stage2                                     # print a config
+
+Images and CSVs go to ``--out`` (keep it outside the repository).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger("mspt_pyiqa.corpus")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mspt-face corpus``."""
+    sub = parser.add_subparsers(dest="corpus_command", required=True, metavar="ACTION")
+    b = sub.add_parser("build", help="write degraded images and per-stage meta-info CSVs")
+    b.add_argument("--faces", required=True, type=Path, help="folder of clean faces (manifest.csv optional)")
+    b.add_argument("--out", required=True, type=Path, help="output folder (outside the repository)")
+    b.add_argument("--stages", nargs="+", default=["stage1", "stage2", "stage3"],
+                   help="built-in stage names or YAML config paths (default: all three)")
+    b.add_argument("--seed", type=int, default=0, help="seed for draws, degradations and splits")
+    b.add_argument("--levels", action="store_true",
+                   help="instead of random draws: every test-split photo at every kind x level")
+    b.add_argument("--samples-per-source", type=int, default=None, help="override the configs' value")
+    b.add_argument("--limit", type=int, default=None, help="use only N photos per source set (quick builds)")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s = sub.add_parser("show-stage", help="print a stage config as YAML")
+    s.add_argument("stage", help="built-in stage name or YAML path")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; exit status 0 on success, 1 if a build had bad source photos,
+    2 on a configuration or input error."""
+    from mspt_pyiqa.corpus.config import load_stage
+
+    try:
+        if args.corpus_command == "show-stage":
+            sys.stdout.write(yaml.safe_dump(load_stage(args.stage), sort_keys=False))
+            return 0
+        from mspt_pyiqa.corpus.builder import build_stage
+
+        repo = Path(__file__).resolve().parents[2]
+        out = args.out.resolve()
+        if (repo / ".git").exists() and (out == repo or repo in out.parents):
+            log.error("--out %s is inside the repository %s; write corpus data elsewhere", out, repo)
+            return 2
+        configs = [load_stage(s) for s in args.stages]
+        n_errors = 0
+        for cfg in configs:
+            t0 = time.perf_counter()
+            res = build_stage(args.faces, out, cfg, seed=args.seed, levels_mode=args.levels,
+                              samples_per_source=args.samples_per_source, limit=args.limit,
+                              progress=not args.no_progress)
+            n_errors += len(res.errors)
+            print(f"{res.csv_path}: {res.rows} rows, {res.written} images written, {res.resumed} rows resumed, "
+                  f"{len(res.errors)} bad source photos, {time.perf_counter() - t0:.1f} s")
+        return 1 if n_errors else 0
+    except (FileNotFoundError, ValueError) as e:
+        log.error("%s", e)
+        return 2

@@ -1,0 +1,209 @@
+"""Corpus builder: degraded face images + a pyiqa meta-info CSV per stage.
+
+For every source photo of the stage's source sets, the builder writes the photo resized to
+the stage resolution (``refs/``) and ``samples_per_source`` degraded versions drawn by the
+stage's :class:`DegradationSampler` (``<stage>/``), all as lossless PNG (a lossy format
+would add its own damage). Pristine samples point at the reference file.
+
+Reproducibility: every row has a ``seed``; the degraded image equals
+``regenerate(ref, degradation, severity, seed)`` for the written reference, so a corpus can
+also be regenerated on the fly from its CSV. Resumable: rows of an existing CSV whose image
+file exists are kept; everything else is (re)computed. The CSV is rewritten atomically
+every ``flush_every`` photos and at the end. A source photo that cannot be read is logged
+with its path and the reason, listed in ``<stage>_errors.csv`` and skipped.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mspt_pyiqa.corpus.sampler import PRISTINE, DegradationSampler
+from mspt_pyiqa.corpus.sources import (
+    Source,
+    SourceImageError,
+    assign_splits,
+    list_sources,
+    load_rgb,
+    resize_short,
+    stable_hash,
+)
+from mspt_pyiqa.degrade import apply
+
+log = logging.getLogger(__name__)
+
+#: Column order of the meta-info CSV (pyiqa reads dist_img, mos and the split columns).
+COLUMNS = ("dist_img", "mos", "ref_img", "source_id", "source_set", "degradation", "severity",
+           "level", "stage", "seed", "split", "tag", "parts")
+SEED_MASK = (1 << 63) - 1
+
+
+@dataclass
+class BuildResult:
+    """Summary of one stage build."""
+
+    csv_path: Path
+    rows: int
+    written: int  # degraded images written in this run
+    resumed: int = 0  # rows kept from an earlier run of the same build
+    errors: List[Tuple[str, str]] = field(default_factory=list)  # (source path, reason)
+
+
+def regenerate(ref: np.ndarray, degradation: str, severity: float, seed: int) -> np.ndarray:
+    """Recreate a corpus image from its reference and CSV row (``pristine`` -> a copy)."""
+    if degradation == PRISTINE or severity <= 0:
+        return ref.copy()
+    return apply(ref, degradation, float(severity), np.random.default_rng(int(seed)))
+
+
+def write_png_atomic(path: Path, rgb: np.ndarray) -> None:
+    """Write RGB uint8 as PNG via a temp file + ``os.replace`` (no half-written images)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError(f"could not encode PNG for {path}")
+    tmp = path.with_name(path.name + ".tmp")
+    buf.tofile(str(tmp))
+    os.replace(tmp, path)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temp file in the same folder + ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _stem(source_id: str) -> str:
+    return Path(source_id).with_suffix("").as_posix().replace("/", "__")
+
+
+def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, seed: int) -> List[Tuple[str, float, str, int, str]]:
+    """``(kind, severity, tag, apply_seed, file_suffix)`` for n random draws of one photo."""
+    jobs = []
+    for i in range(n):
+        draw_rng = np.random.default_rng(stable_hash(f"draw|{stage}|{src.source_id}|{i}", seed))
+        kind, sev, tag = sampler.draw(draw_rng)
+        jobs.append((kind, sev, tag, stable_hash(f"apply|{stage}|{src.source_id}|{i}", seed) & SEED_MASK, f"{i:02d}"))
+    return jobs
+
+
+def _jobs_levels(sampler: DegradationSampler, src: Source, kinds: Sequence[str], stage: str, seed: int):
+    """Every kind x level of one photo (plus the pristine row), for within-photo order checks."""
+    jobs = [(PRISTINE, 0.0, PRISTINE, 0, "pristine")]
+    for kind in kinds:
+        for li, sev in enumerate(sampler.levels, start=1):
+            s = stable_hash(f"levels|{stage}|{src.source_id}|{kind}|{li}", seed) & SEED_MASK
+            jobs.append((kind, float(sev), kind, s, f"{kind}_L{li}"))
+    return jobs
+
+
+def build_stage(
+    faces: Path,
+    out_dir: Path,
+    config: Mapping[str, Any],
+    seed: int = 0,
+    levels_mode: bool = False,
+    samples_per_source: Optional[int] = None,
+    limit: Optional[int] = None,
+    flush_every: int = 50,
+    progress: bool = True,
+) -> BuildResult:
+    """Build one stage's images and CSV under ``out_dir``; returns a :class:`BuildResult`.
+
+    ``levels_mode`` writes every test-split photo at every kind of the stage x every level
+    to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps the first N photos
+    per source set (by a seeded shuffle), for quick or test builds.
+    """
+    out_dir = Path(out_dir).resolve()
+    stage = str(config.get("name", "stage"))
+    stage_no = int(config.get("stage", 0))
+    res = config.get("resolution")
+    sampler = DegradationSampler(config)
+    sources = list_sources(Path(faces), config.get("sources"))
+    if not sources:
+        raise ValueError(f"no source photos under {faces} for sets {config.get('sources')}")
+    splits = assign_splits([s.source_id for s in sources], dict(config.get("split", {"val": 0.1, "test": 0.1})), seed)
+    if limit:
+        chosen: List[Source] = []
+        for sset in sorted({s.source_set for s in sources}):
+            group = [s for s in sources if s.source_set == sset]
+            order = np.random.default_rng(stable_hash(f"limit|{sset}", seed) & SEED_MASK).permutation(len(group))
+            chosen += [group[i] for i in sorted(order[:limit])]
+        sources = chosen
+    n = int(samples_per_source or config.get("samples_per_source", 4))
+    kinds = list(dict.fromkeys(e["kind"] for e in sampler.entries))
+    if levels_mode:
+        sources = [s for s in sources if splits[s.source_id] == "test"]
+    csv_path = out_dir / (f"{stage}_levels.csv" if levels_mode else f"{stage}.csv")
+    img_dir = f"{stage}_levels" if levels_mode else stage
+
+    done: Dict[str, Dict[str, Any]] = {}
+    if csv_path.is_file():
+        for row in pd.read_csv(csv_path, keep_default_na=False).to_dict("records"):
+            if (out_dir / row["dist_img"]).is_file():
+                done[row["dist_img"]] = row
+        log.info("%s: resuming, %d rows with images already present", csv_path.name, len(done))
+
+    rows: List[Dict[str, Any]] = []
+    errors: List[Tuple[str, str]] = []
+    written = resumed = 0
+    bar = tqdm(sources, desc=f"{stage}{' levels' if levels_mode else ''}", unit="photo", disable=not progress)
+    for pi, src in enumerate(bar):
+        jobs = _jobs_levels(sampler, src, kinds, stage, seed) if levels_mode else _jobs_random(sampler, src, n, stage, seed)
+        ref_rel = f"refs/{res or 'orig'}/{_stem(src.source_id)}.png"
+        ref_img: Optional[np.ndarray] = None
+        try:
+            for kind, sev, tag, aseed, suffix in jobs:
+                dist_rel = ref_rel if kind == PRISTINE else f"{img_dir}/{src.source_set}/{_stem(src.source_id)}_{suffix}.png"
+                if dist_rel in done and (out_dir / ref_rel).is_file():
+                    rows.append(done[dist_rel])
+                    resumed += 1
+                    continue
+                if ref_img is None:
+                    ref_img = resize_short(load_rgb(src.path), res)
+                    if not (out_dir / ref_rel).is_file():
+                        write_png_atomic(out_dir / ref_rel, ref_img)
+                dist, label, info = sampler.degrade(ref_img, kind, sev, np.random.default_rng(aseed),
+                                                    source_set=src.source_set, tag=tag)
+                if kind != PRISTINE:
+                    write_png_atomic(out_dir / dist_rel, dist)
+                    written += 1
+                rows.append({
+                    "dist_img": dist_rel, "mos": round(label, 6), "ref_img": ref_rel,
+                    "source_id": src.source_id, "source_set": src.source_set,
+                    "degradation": info["degradation"], "severity": round(info["severity"], 6),
+                    "level": info["level"], "stage": stage_no, "seed": aseed,
+                    "split": splits[src.source_id], "tag": info["tag"], "parts": info["parts"],
+                })
+        except SourceImageError as e:
+            log.error("skipping source photo: %s", e)
+            errors.append((str(src.path), str(e)))
+            rows = [r for r in rows if r["source_id"] != src.source_id]
+        except Exception as e:  # one bad photo must not stop the build
+            log.error("skipping source photo %s: %s: %s", src.path, type(e).__name__, e)
+            errors.append((str(src.path), f"{type(e).__name__}: {e}"))
+            rows = [r for r in rows if r["source_id"] != src.source_id]
+        if (pi + 1) % flush_every == 0:
+            write_csv_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), csv_path)
+    write_csv_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), csv_path)
+    if errors:
+        write_csv_atomic(pd.DataFrame(errors, columns=["path", "error"]), out_dir / f"{csv_path.stem}_errors.csv")
+    log.info("%s: %d rows (%d images written now, %d rows resumed), %d bad source photos",
+             csv_path, len(rows), written, resumed, len(errors))
+    return BuildResult(csv_path, len(rows), written, resumed, errors)
+
+
+def build_stages(faces: Path, out_dir: Path, configs: Iterable[Mapping[str, Any]], **kwargs: Any) -> List[BuildResult]:
+    """:func:`build_stage` for each config in order (one CSV per stage)."""
+    return [build_stage(faces, out_dir, cfg, **kwargs) for cfg in configs]
