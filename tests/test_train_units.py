@@ -138,3 +138,14 @@ def test_model_ema_and_l2_pull_step(tmp_path):
     assert any(not torch.equal(ema[k], live[k]) for k in live)  # EMA lags the live weights
     state = model.training_state(0, 2)
     assert state["ema"] is not None and "rng" in state
+
+
+def test_cli_train_reports_bad_recipe(tmp_path, caplog):
+    from mspt_pyiqa.cli.main import main
+
+    assert main(["train", str(tmp_path / "missing.yml"), "--out", str(tmp_path / "run")]) == 2
+    assert "missing.yml" in caplog.text
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: x\nstages: []\n")
+    assert main(["train", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", str(bad), "--set", "no_equals_sign"]) == 2

@@ -87,6 +87,8 @@ class MSPTModel(GeneralIQAModel):
             self.net.load_state_dict(state, strict=opt["path"].get("strict_load", True))
             self.pretrain_sha256 = sha256_file(Path(load_path))
             get_root_logger().info("loaded stage start weights %s (sha256 %s)", load_path, self.pretrain_sha256)
+        elif opt.get("train", {}).get("init_head"):
+            self._init_head(opt["train"]["init_head"])
         self.net = self.model_to_device(self.net)
         self.print_network(self.net)
         self.last_val: Dict[str, Dict[str, float]] = {}
@@ -94,6 +96,17 @@ class MSPTModel(GeneralIQAModel):
             self.init_training_settings()
 
     # ------------------------------------------------------------------ setup
+    def _init_head(self, spec: Dict[str, Any]) -> None:
+        """Fresh stages: small head weights and a bias at the label mean.
+
+        timm's default head init gives train-mode scores of +-3 on [0, 1] labels, so the
+        first epochs only shrink the output scale; ``{weight_std: 0.001, bias: 0.5}``
+        starts near the labels instead.
+        """
+        head = self.net.model.get_classifier()
+        torch.nn.init.normal_(head.weight, std=float(spec.get("weight_std", 0.001)))
+        torch.nn.init.constant_(head.bias, float(spec.get("bias", 0.5)))
+
     @master_only
     def print_network(self, net: torch.nn.Module) -> None:
         # One line instead of pyiqa's full module dump.
