@@ -1,0 +1,77 @@
+"""Scoring pools with a network and the quality figures of a release.
+
+Figures (issue 6's quality bars, on held-out source photos):
+
+* SRCC / PLCC between predictions and the pseudo-MOS of a test pool;
+* within-photo monotonicity: for each source photo and degradation kind, the SRCC between
+  the score and the severity over the levels (pristine included at severity 0), averaged
+  per kind; a perfectly ordered metric scores -1 (score falls as severity rises), so we
+  report ``-SRCC`` (1 = perfect order);
+* pristine-above-degraded: the fraction of (pristine, degraded) pairs of the same photo
+  in which the pristine one scores higher.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import torch
+from scipy import stats
+
+from mspt_pyiqa.release.pools import Pool
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """``(N, S, S, 3)`` uint8 -> ``(N, 3, S, S)`` float in [0, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@torch.no_grad()
+def predict(fn: ScoreFn, pool: Pool, batch_size: int = 64) -> np.ndarray:
+    """Scores ``(N,)`` of every image of ``pool``; ``fn`` maps ``(B, 3, S, S)`` to ``(B, 1)`` or ``(B,)``."""
+    out = []
+    for i in range(0, len(pool), batch_size):
+        out.append(fn(to_tensor(pool.images[i:i + batch_size])).reshape(-1).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def correlations(pred: np.ndarray, mos: np.ndarray) -> Dict[str, float]:
+    ok = np.isfinite(pred)
+    return {
+        "srcc": float(stats.spearmanr(pred[ok], mos[ok])[0]),
+        "plcc": float(stats.pearsonr(pred[ok], mos[ok])[0]),
+        "n": int(ok.sum()),
+    }
+
+
+def order_figures(pred: np.ndarray, pool: Pool) -> Dict[str, object]:
+    """Within-photo monotonicity per kind and pristine-above-degraded fraction for a levels pool."""
+    per_kind: Dict[str, list] = {}
+    wins, pairs = 0, 0
+    for sid in np.unique(pool.source_ids):
+        idx = np.flatnonzero(pool.source_ids == sid)
+        pristine = idx[pool.kinds[idx] == "pristine"]
+        p_score: Optional[float] = float(pred[pristine[0]]) if len(pristine) else None
+        for kind in np.unique(pool.kinds[idx]):
+            if kind == "pristine":
+                continue
+            k_idx = idx[pool.kinds[idx] == kind]
+            sev = pool.severities[k_idx].tolist()
+            sc = pred[k_idx].tolist()
+            if p_score is not None:
+                sev, sc = [0.0] + sev, [p_score] + sc
+                wins += int(np.sum(pred[k_idx] < p_score))
+                pairs += len(k_idx)
+            if len(set(sev)) > 1 and np.std(sc) > 0:
+                per_kind.setdefault(str(kind), []).append(-stats.spearmanr(sev, sc)[0])
+            elif len(set(sev)) > 1:
+                per_kind.setdefault(str(kind), []).append(0.0)  # constant score: no order at all
+    mono = {k: float(np.mean(v)) for k, v in sorted(per_kind.items())}
+    return {
+        "monotonicity_per_kind": mono,
+        "monotonicity_min": float(min(mono.values())) if mono else float("nan"),
+        "pristine_above_degraded": wins / pairs if pairs else float("nan"),
+        "pairs": pairs,
+    }

@@ -1,0 +1,113 @@
+"""In-memory pools of degraded faces for one MSPT stage (the release trainer's data).
+
+A pool holds ``N`` square RGB uint8 images at the stage's resolution, their pseudo-MOS
+labels and what was done to them. Each source photo is resized (short side) and
+centre-cropped to the stage resolution *before* it is degraded, so the network sees every
+degradation at 1:1 scale. Pools are cached as ``.npz`` (atomic) so a rerun resumes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from mspt_pyiqa.corpus.sampler import DegradationSampler
+from mspt_pyiqa.corpus.sources import Source, SourceImageError, load_rgb, resize_short, stable_hash
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pool:
+    """Degraded faces of one stage and split. ``images``: ``(N, S, S, 3)`` uint8 RGB."""
+
+    images: np.ndarray
+    labels: np.ndarray  # (N,) float32 in [0, 1], higher = better
+    source_ids: np.ndarray  # (N,) str
+    kinds: np.ndarray  # (N,) str, 'pristine' for undegraded
+    severities: np.ndarray  # (N,) float32
+    resolution: int
+    failed: List[str] = field(default_factory=list)  # "path: reason" of unreadable sources
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
+        os.close(fd)
+        np.savez(tmp, images=self.images, labels=self.labels, source_ids=self.source_ids, kinds=self.kinds,
+                 severities=self.severities, resolution=self.resolution, failed=np.array(self.failed, dtype=str))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Pool":
+        d = np.load(path, allow_pickle=False)
+        return cls(d["images"], d["labels"], d["source_ids"], d["kinds"], d["severities"],
+                   int(d["resolution"]), list(d["failed"]))
+
+
+def square_face(img: np.ndarray, size: int) -> np.ndarray:
+    """Short side -> ``size`` px, then the central ``size`` x ``size`` crop (faces are centred)."""
+    img = resize_short(img, size)
+    h, w = img.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(img[top:top + size, left:left + size])
+
+
+def build_pool(
+    sources: Sequence[Source],
+    sampler: DegradationSampler,
+    resolution: int,
+    per_source: int,
+    seed: int,
+    desc: str = "pool",
+    fixed: Optional[Sequence[Dict[str, Any]]] = None,
+) -> Pool:
+    """Degrade every source ``per_source`` times (or with each ``fixed`` ``{kind, severity}``).
+
+    The rng of sample ``k`` of a source depends only on ``(seed, source_id, k)``, so a pool
+    is reproducible and independent of the order or number of other sources.
+    """
+    n_per = len(fixed) if fixed is not None else per_source
+    images: List[np.ndarray] = []
+    labels, sids, kinds, sevs, failed = [], [], [], [], []
+    for src in tqdm(sources, desc=desc, unit="photo"):
+        try:
+            clean = square_face(load_rgb(src.path), resolution)
+        except SourceImageError as err:
+            logger.warning("skipping source: %s", err)
+            failed.append(str(err))
+            continue
+        for k in range(n_per):
+            rng = np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32), k])
+            if fixed is not None:
+                img, label, info = sampler.degrade(clean, fixed[k]["kind"], fixed[k]["severity"], rng,
+                                                   source_set=src.source_set)
+            else:
+                img, label, info = sampler(clean, rng, source_set=src.source_set)
+            images.append(img)
+            labels.append(label)
+            sids.append(src.source_id)
+            kinds.append(info["degradation"])
+            sevs.append(info["severity"])
+    if not images:
+        raise RuntimeError(f"{desc}: no usable source photo ({len(failed)} failed)")
+    return Pool(np.stack(images), np.asarray(labels, np.float32), np.asarray(sids), np.asarray(kinds),
+                np.asarray(sevs, np.float32), resolution, failed)
+
+
+def cached_pool(path: Path, build: Any) -> Pool:
+    """Load ``path`` if it exists, else ``build()`` it and save it there."""
+    if path.is_file():
+        logger.info("reusing pool %s", path)
+        return Pool.load(path)
+    pool = build()
+    pool.save(path)
+    return pool

@@ -1,0 +1,198 @@
+"""Train (and optionally publish) the released mspt_face weights.
+
+Usage::
+
+    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v1.yml \
+        --out runs/release_v1 [--publish]
+
+Everything is cached in ``--out`` (pools, teacher, stage checkpoints), so the same command
+resumes after an interruption. ``--publish`` copies the final checkpoint into ``weights/``
+as ``<name>-<sha8>.pth`` and writes its catalog entry and figures (``weights/release_report.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import torch
+import yaml
+
+from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.corpus.config import load_stage
+from mspt_pyiqa.corpus.sampler import DegradationSampler
+from mspt_pyiqa.corpus.sources import assign_splits, list_sources
+from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
+from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
+from mspt_pyiqa.release.trainer import StageData, fit_teacher, forgetting_table, teacher_targets, train_stage
+from mspt_pyiqa.teacher import MobileNetV2Teacher, fetch_mobilenet_v2_imagenet
+from mspt_pyiqa.weights import read_checkpoint, sha256_file
+
+logger = logging.getLogger("mspt_pyiqa.release")
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def stage_sampler(stage: Dict[str, Any]) -> DegradationSampler:
+    cfg = load_stage(stage["sampler"])
+    cfg.update(stage.get("sampler_overrides", {}))
+    return DegradationSampler(cfg), cfg
+
+
+def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
+    faces = Path(cfg["faces"])
+    seed = int(cfg["seed"])
+    sources = list_sources(faces)
+    splits = assign_splits([s.source_id for s in sources], cfg["split"]["fractions"], int(cfg["split"]["seed"]))
+    pools: Dict[str, Any] = {"train": [], "val": []}
+    for k, stage in enumerate(cfg["stages"]):
+        sampler, scfg = stage_sampler(stage)
+        res, sets = int(stage["resolution"]), set(scfg["sources"])
+        for split, per in (("train", stage["per_source"]), ("val", stage.get("val_per_source", 2))):
+            chosen = [s for s in sources if s.source_set in sets and splits[s.source_id] == split]
+            chosen = chosen[: stage.get("max_sources", len(chosen))] if split == "train" else chosen[: cfg.get("max_val_sources", 300)]
+            path = out / "pools" / f"{stage['name']}_{split}.npz"
+            pools[split].append(cached_pool(path, lambda c=chosen, p=per, s=split: build_pool(
+                c, sampler, res, int(p), seed + 17 * k + (0 if s == "train" else 1), desc=f"{stage['name']} {s}")))
+    last_sampler, last_cfg = stage_sampler(cfg["stages"][-1])
+    final_res = int(cfg["stages"][-1]["resolution"])
+    test_src = [s for s in sources if splits[s.source_id] == "test"]
+    pools["test"] = cached_pool(out / "pools" / "test.npz", lambda: build_pool(
+        test_src[: cfg.get("max_test_sources", 600)], last_sampler, final_res, 2, seed + 1000, desc="test"))
+    levels = [{"kind": "pristine", "severity": 0.0}] + [
+        {"kind": kind, "severity": float(sev)} for kind in cfg["levels_kinds"] for sev in last_cfg.get("levels", [0.1, 0.25, 0.45, 0.7, 1.0])]
+    pools["levels"] = cached_pool(out / "pools" / "levels.npz", lambda: build_pool(
+        test_src[: cfg.get("max_levels_sources", 60)], last_sampler, final_res, 0, seed + 2000, desc="levels", fixed=levels))
+    pools["splits"] = {n: sum(1 for v in splits.values() if v == n) for n in ("train", "val", "test")}
+    return pools
+
+
+def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> MobileNetV2Teacher:
+    tcfg = cfg["teacher"]
+    teacher = MobileNetV2Teacher(fetch_mobilenet_v2_imagenet(), split_block=int(tcfg.get("split_block", 14)))
+    path = out / "teacher.pth"
+    if path.is_file():
+        teacher.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        teacher.eval()
+        return teacher
+    fig = fit_teacher(teacher, pools["train"][-1], pools["val"][-1], tcfg, int(cfg["seed"]))
+    torch.save(teacher.state_dict(), path)
+    (out / "teacher_record.json").write_text(json.dumps({"val": fig}, indent=2))
+    return teacher
+
+
+def markdown_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(cfg.get("threads", 2)))
+    (out / "config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (out / "run_info.json").write_text(json.dumps({"seed": cfg["seed"], "git_commit": git_commit(),
+                                                   "started": dt.datetime.now().isoformat()}, indent=2))
+    pools = make_pools(cfg, out)
+    teacher = get_teacher(cfg, out, pools)
+    tpath = out / "teacher_targets.npz"
+    if not tpath.is_file():
+        arrays = {}
+        for k, p in enumerate(pools["train"]):
+            arrays[f"s{k}"], arrays[f"f{k}"] = teacher_targets(teacher, p)
+        np.savez(tpath, **arrays)
+    targets = np.load(tpath)
+    data = [StageData(p, targets[f"s{k}"], targets[f"f{k}"]) for k, p in enumerate(pools["train"])]
+    teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
+    teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
+    records, ckpts, prev = [], [], None
+    for k, stage in enumerate(cfg["stages"]):
+        rec_path = out / f"{stage['name']}_record.json"
+        if k > 0 and prev is not None:  # frozen previous stage's scores on replayed data
+            pnet = MSPTNet(pretrained=False, test_img_size=None)
+            pnet.load_state_dict(read_checkpoint(prev))
+            pnet.eval()
+            for d in data[:k]:
+                d.prev_score = predict(pnet, d.pool).astype(np.float32)
+        if rec_path.is_file():
+            rec = json.loads(rec_path.read_text())
+        else:
+            rec = train_stage(stage, k, data, pools["val"], cfg["loss"], out, prev, int(cfg["seed"]))
+        records.append(rec)
+        prev = Path(rec["best_checkpoint"])
+        ckpts.append(prev)
+    names = [s["name"] for s in cfg["stages"]]
+    table = forgetting_table(ckpts, names, pools["val"])
+    final = MSPTNet(pretrained=False, test_img_size=int(cfg["stages"][-1]["resolution"]))
+    final.load_state_dict(read_checkpoint(ckpts[-1]))
+    final.eval()
+    report = {
+        "splits": pools["splits"],
+        "pool_sizes": {f"{n}_{s}": len(p) for s in ("train", "val") for n, p in zip(names, pools[s])},
+        "test_size": len(pools["test"]), "levels_size": len(pools["levels"]),
+        "teacher": {"test": teacher_test, **teacher_order},
+        "student": {"test": correlations(predict(final, pools["test"]), pools["test"].labels),
+                    **order_figures(predict(final, pools["levels"]), pools["levels"])},
+        "stages": [{k: v for k, v in r.items() if k != "history"} for r in records],
+        "forgetting": table,
+        "final_checkpoint": str(ckpts[-1]), "final_sha256": sha256_file(ckpts[-1]),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "forgetting.md").write_text(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]) + "\n")
+    print(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]))
+    print(json.dumps({"teacher": report["teacher"], "student": report["student"]}, indent=2))
+    return report
+
+
+def publish(cfg: Dict[str, Any], report: Dict[str, Any], weights_dir: Path) -> Path:
+    """Copy the final checkpoint into ``weights/`` and write its catalog entry."""
+    rel = cfg["release"]
+    sha = report["final_sha256"]
+    fname = f"{rel['name']}-{sha[:8]}.pth"
+    shutil.copyfile(report["final_checkpoint"], weights_dir / fname)
+    catalog_path = weights_dir / "catalog.yaml"
+    catalog = yaml.safe_load(catalog_path.read_text()) or {}
+    releases = catalog.get("releases") or {}
+    releases[rel["name"]] = {
+        "file": fname, "sha256": sha, "input_size": int(cfg["stages"][-1]["resolution"]),
+        "backbone": "mobilenetv3_small_100", "training_data": rel["training_data"], "license": rel["license"],
+        "date": dt.date.today().isoformat(), "url": rel["url_base"] + fname, "description": rel["description"],
+    }
+    catalog["releases"] = releases
+    catalog["default"] = rel["name"]
+    header = "# Released MSPT checkpoints. One entry per release; `default` is what\n" \
+             "# pyiqa.create_metric('mspt_face') loads. Read by mspt_pyiqa/weights.py (yaml.safe_load).\n"
+    catalog_path.write_text(header + yaml.safe_dump(catalog, sort_keys=False))
+    (weights_dir / "release_report.json").write_text(json.dumps(report, indent=2))
+    return weights_dir / fname
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description="train the released mspt_face weights")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--publish", action="store_true", help="copy the result into weights/ and the catalog")
+    parser.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parents[2] / "weights")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = yaml.safe_load(args.config.read_text())
+    report = run(cfg, args.out)
+    if args.publish:
+        print("published", publish(cfg, report, args.weights_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Training the released mspt_face weights: an ImageNet teacher, then three MSPT stages.
+
+Steps (config: ``mspt_pyiqa/release/configs/*.yml``):
+
+1. pools of degraded faces per stage (train / val), a held-out test pool and a
+   "levels" pool (every test photo at every kind and level) - see ``pools.py``;
+2. the teacher: torchvision MobileNetV2 with ImageNet weights (``teacher.py``); its lower
+   blocks are frozen and run once per image, its upper blocks and head are trained on the
+   last stage's train pool; then its score and pooled features are cached for every pool;
+3. the student (MSPTNet, MobileNetV3-Small from scratch) is trained stage by stage, each
+   stage from the previous stage's best checkpoint (path and sha256 recorded), on the stage's
+   pool plus replay batches of earlier pools at their own resolution, with targets: label
+   (MSE + PLCC loss), teacher score, teacher pooled features (through a linear projection),
+   and on replay batches the frozen previous stage's score (anti-forgetting);
+4. after each stage, BatchNorm statistics can be re-estimated over all resolutions so far;
+5. the forgetting table (each stage checkpoint x each stage's val pool, at that stage's
+   resolution) and the release figures on the test and levels pools.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.release.evaluate import correlations, predict, to_tensor
+from mspt_pyiqa.release.pools import Pool
+from mspt_pyiqa.teacher import FEATURE_DIM, MobileNetV2Teacher
+from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
+
+logger = logging.getLogger(__name__)
+
+
+def plcc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``(1 - PLCC) / 2`` over a batch of ``(B,)`` predictions and targets."""
+    p, t = pred - pred.mean(), target - target.mean()
+    return (1 - (p * t).sum() / (p.norm() * t.norm() + 1e-8)) / 2
+
+
+def _batch(pool: Pool, idx: np.ndarray, flip: np.ndarray) -> torch.Tensor:
+    x = to_tensor(pool.images[idx])
+    if flip.any():
+        x[torch.from_numpy(flip)] = x[torch.from_numpy(flip)].flip(-1)
+    return x
+
+
+# ----------------------------------------------------------------------------- teacher
+def fit_teacher(teacher: MobileNetV2Teacher, train: Pool, val: Pool, cfg: Dict[str, Any], seed: int) -> Dict[str, float]:
+    """Train the teacher's upper blocks + head on cached lower features of ``train``."""
+    torch.manual_seed(seed)
+    bs = int(cfg.get("batch_size", 64))
+    with torch.no_grad():
+        feats = torch.cat([teacher.lower(to_tensor(train.images[i:i + bs])).half()
+                           for i in range(0, len(train), bs)])
+    labels = torch.from_numpy(train.labels)
+    params = [p for p in teacher.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=float(cfg.get("lr", 1e-3)), weight_decay=1e-4)
+    epochs = int(cfg.get("epochs", 4))
+    steps = epochs * math.ceil(len(train) / bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(cfg.get("lr", 1e-3)), total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    teacher.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(train), generator=gen)
+        t0, total = time.time(), 0.0
+        for i in range(0, len(train), bs):
+            b = perm[i:i + bs]
+            f = feats[b].float()
+            if torch.rand(1, generator=gen).item() < 0.5:
+                f = f.flip(-1)  # a mirrored face is the same quality; features mirror with it
+            pred, _ = teacher.upper(f)
+            loss = F.mse_loss(pred.squeeze(1), labels[b]) + plcc_loss(pred.squeeze(1), labels[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(b)
+        teacher.eval()
+        val_fig = correlations(predict(lambda x: teacher(x)[0], val), val.labels)
+        teacher.train()
+        logger.info("teacher epoch %d/%d loss %.4f val SRCC %.4f PLCC %.4f (%.0f s)", epoch + 1, epochs,
+                    total / len(train), val_fig["srcc"], val_fig["plcc"], time.time() - t0)
+    teacher.eval()
+    return val_fig
+
+
+@torch.no_grad()
+def teacher_targets(teacher: MobileNetV2Teacher, pool: Pool, bs: int = 64) -> Tuple[np.ndarray, np.ndarray]:
+    """Teacher score ``(N,)`` and pooled features ``(N, 1280)`` (float16) for a pool."""
+    scores, feats = [], []
+    for i in range(0, len(pool), bs):
+        s, f = teacher(to_tensor(pool.images[i:i + bs]))
+        scores.append(s.squeeze(1).numpy())
+        feats.append(f.half().numpy())
+    return np.concatenate(scores), np.concatenate(feats)
+
+
+# ----------------------------------------------------------------------------- student
+class StageData:
+    """A train pool with its cached teacher targets (and the previous stage's scores)."""
+
+    def __init__(self, pool: Pool, t_score: np.ndarray, t_feat: np.ndarray) -> None:
+        self.pool, self.t_score, self.t_feat = pool, t_score, t_feat
+        self.prev_score: Optional[np.ndarray] = None
+
+
+def reestimate_bn(net: MSPTNet, pools: List[Pool], batches_per_pool: int, bs: int, seed: int) -> None:
+    """Recompute BatchNorm running statistics as a cumulative average over all ``pools``."""
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    rng = np.random.default_rng(seed)
+    net.train()
+    with torch.no_grad():
+        for _ in range(batches_per_pool):
+            for pool in pools:
+                idx = rng.choice(len(pool), size=min(bs, len(pool)), replace=False)
+                net(to_tensor(pool.images[idx]))
+    for m in bns:
+        m.momentum = 0.1
+    net.eval()
+
+
+def mean_val_srcc(net: MSPTNet, vals: List[Pool]) -> Tuple[float, List[Dict[str, float]]]:
+    net.eval()
+    figs = [correlations(predict(net, v), v.labels) for v in vals]
+    return float(np.mean([f["srcc"] for f in figs])), figs
+
+
+def train_stage(
+    stage: Dict[str, Any], k: int, data: List[StageData], vals: List[Pool], loss_w: Dict[str, float],
+    out_dir: Path, init_ckpt: Optional[Path], seed: int,
+) -> Dict[str, Any]:
+    """Train stage ``k`` (0-based) on ``data[k]`` with replay of ``data[:k]``; return its record."""
+    torch.manual_seed(seed + k)
+    net = MSPTNet(pretrained=False, test_img_size=None, drop_rate=float(stage.get("drop_rate", 0.1)))
+    record: Dict[str, Any] = {"stage": stage["name"], "resolution": data[k].pool.resolution}
+    if init_ckpt is not None:
+        net.load_state_dict(read_checkpoint(init_ckpt))
+        record["init_checkpoint"] = str(init_ckpt)
+        record["init_sha256"] = sha256_file(init_ckpt)
+    proj = nn.Linear(1024, FEATURE_DIM)
+    params = list(net.parameters()) + list(proj.parameters())
+    iters, bs = int(stage["iterations"]), int(stage.get("batch_size", 48))
+    opt = torch.optim.AdamW(params, lr=float(stage["lr"]), weight_decay=float(stage.get("weight_decay", 1e-4)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(stage["lr"]), total_steps=iters,
+                                                pct_start=float(stage.get("warmup", 0.1)))
+    replay = float(stage.get("replay_fraction", 0.0)) if k > 0 else 0.0
+    eval_every = int(stage.get("eval_every", max(1, iters // 4)))
+    best_path, last_path = out_dir / f"{stage['name']}_best.pth", out_dir / f"{stage['name']}_last.pth"
+    best, history, t0, run_loss = -2.0, [], time.time(), 0.0
+    for it in range(iters):
+        net.train()
+        rng = np.random.default_rng([seed, k, it])  # batch i depends on (seed, stage, i) only
+        src = int(rng.integers(0, k)) if rng.random() < replay else k
+        d = data[src]
+        idx = rng.choice(len(d.pool), size=min(bs, len(d.pool)), replace=False)
+        x = _batch(d.pool, idx, rng.random(len(idx)) < 0.5)
+        y = torch.from_numpy(d.pool.labels[idx])
+        pred, feat = net(x, return_features=True)
+        pred = pred.squeeze(1)
+        loss = loss_w.get("label", 1.0) * F.mse_loss(pred, y) + loss_w.get("plcc", 0.5) * plcc_loss(pred, y)
+        if loss_w.get("teacher_score", 0.0):
+            loss = loss + loss_w["teacher_score"] * F.mse_loss(pred, torch.from_numpy(d.t_score[idx]))
+        if loss_w.get("teacher_feat", 0.0):
+            tf = torch.from_numpy(d.t_feat[idx]).float()
+            loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat), tf, dim=1)).mean()
+        if src < k and d.prev_score is not None and loss_w.get("prev_stage", 0.0):
+            loss = loss + loss_w["prev_stage"] * F.mse_loss(pred, torch.from_numpy(d.prev_score[idx]))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        run_loss += loss.item()
+        if (it + 1) % eval_every == 0 or it + 1 == iters:
+            score, figs = mean_val_srcc(net, vals[: k + 1])
+            entry = {"iter": it + 1, "loss": run_loss / eval_every, "lr": sched.get_last_lr()[0],
+                     "val": figs, "mean_val_srcc": score, "elapsed_s": round(time.time() - t0, 1)}
+            history.append(entry)
+            logger.info("%s it %d/%d loss %.4f lr %.2e val SRCC %s (%.0f s)", stage["name"], it + 1, iters,
+                        entry["loss"], entry["lr"], " ".join(f"{f['srcc']:.3f}" for f in figs), entry["elapsed_s"])
+            run_loss = 0.0
+            if score > best:
+                best = score
+                save_checkpoint(net, best_path, meta={"stage": stage["name"], "iter": it + 1, "mean_val_srcc": score})
+    save_checkpoint(net, last_path, meta={"stage": stage["name"], "iter": iters})
+    record.update({"history": history, "best_mean_val_srcc": best, "train_seconds": round(time.time() - t0, 1)})
+    if stage.get("bn_reestimate", False):
+        net.load_state_dict(read_checkpoint(best_path))
+        before, _ = mean_val_srcc(net, vals[: k + 1])
+        reestimate_bn(net, [dd.pool for dd in data[: k + 1]], int(stage.get("bn_batches", 20)), bs, seed)
+        after, _ = mean_val_srcc(net, vals[: k + 1])
+        record["bn_reestimate"] = {"before": before, "after": after, "kept": after > before}
+        logger.info("%s BN re-estimation over %d resolutions: mean val SRCC %.4f -> %.4f", stage["name"], k + 1, before, after)
+        if after > before:
+            save_checkpoint(net, best_path, meta={"stage": stage["name"], "bn_reestimated": True, "mean_val_srcc": after})
+    record["best_checkpoint"] = str(best_path)
+    record["best_sha256"] = sha256_file(best_path)
+    (out_dir / f"{stage['name']}_record.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
+def forgetting_table(ckpts: List[Path], names: List[str], vals: List[Pool]) -> List[Dict[str, Any]]:
+    """Each stage checkpoint on each stage's val pool at that pool's resolution."""
+    rows = []
+    for name, ck in zip(names, ckpts):
+        net = MSPTNet(pretrained=False, test_img_size=None)
+        net.load_state_dict(read_checkpoint(ck))
+        net.eval()
+        for vname, v in zip(names, vals):
+            fig = correlations(predict(net, v), v.labels)
+            rows.append({"checkpoint": name, "val_set": vname, "resolution": v.resolution,
+                         "srcc": round(fig["srcc"], 4), "plcc": round(fig["plcc"], 4)})
+    return rows
