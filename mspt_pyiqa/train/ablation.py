@@ -37,6 +37,9 @@ STAGE_DATA = {1: ("scut", "gaussian_blur"), 2: ("celebahq", "gaussian_noise"), 3
 # CPU-sized stand-in for 224 / 336 / 448 px (BatchNorm needs a few pixels of final feature map).
 RESOLUTIONS = (96, 128, 160)
 
+# Learning rates of the shipped synthetic stage files (scaled by --lr-scale).
+STAGE_LR = (3e-4, 1e-4, 5e-5)
+
 # variant -> dotted recipe overrides (see mspt_pyiqa.train.recipe.apply_dotted)
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "finetune_only": {"replay.enabled": False, "anti_forgetting.distill": 0.0, "anti_forgetting.l2_pull": 0.0},
@@ -110,12 +113,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--val", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--resolutions", nargs=3, type=int, default=list(RESOLUTIONS))
+    parser.add_argument("--lr-scale", type=float, default=1.0, help="multiplies the stage files' learning rates")
+    parser.add_argument("--stages", type=int, default=None, help="run only the first N stages (probing)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--report", type=Path, default=None, help="also write the markdown here (e.g. docs/training_anti_forgetting.md)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    csvs = build_face_stages(args.faces, args.out / "data", args.per_stage, args.val, size=160)
-    base = toy_recipe(csvs, resolutions=RESOLUTIONS, epochs=args.epochs, batch=args.batch, save_every=0)
+    csvs = build_face_stages(args.faces, args.out / "data", args.per_stage, args.val, size=max(args.resolutions))
+    base = toy_recipe(csvs, resolutions=args.resolutions, epochs=args.epochs, batch=args.batch, save_every=0)
+    for st, lr in zip(base["stages"], STAGE_LR):
+        st["overrides"]["train"]["optim"] = {"lr": lr * args.lr_scale}
+    if args.stages:
+        base["stages"] = base["stages"][: args.stages]
     recipe = write_yaml(args.out / "recipe.yml", base)
     tables: Dict[str, pd.DataFrame] = {}
     for v in args.variants:
@@ -124,8 +134,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = summarize(tables)
     settings = (f"`python -m mspt_pyiqa.train.ablation --out {args.out} --per-stage {args.per_stage} --val {args.val} "
                 f"--epochs {args.epochs} --batch {args.batch}`: {args.per_stage} faces per stage ({args.val} val), "
-                f"stages {'/'.join(map(str, RESOLUTIONS))} px, {args.epochs} epochs each, batch {args.batch}, the shipped synthetic stage files "
-                f"(AdamW, lr 3e-4 / 1e-4 / 5e-5, cosine, MSE + PLCC loss), from scratch (no ImageNet weights offline), seed {base['manual_seed']}; "
+                f"stages {'/'.join(map(str, args.resolutions))} px, {args.epochs} epochs each, batch {args.batch}, the shipped synthetic stage files "
+                f"(AdamW, lr ({' / '.join(f'{lr * args.lr_scale:g}' for lr in STAGE_LR)}), cosine, MSE + PLCC loss), from scratch (no ImageNet weights offline), seed {base['manual_seed']}; "
                 "stage 1 SCUT + Gaussian blur, stage 2 CelebA-HQ-like + Gaussian noise, stage 3 AAF + JPEG; labels 1 - severity.")
     md = to_markdown(summary, settings)
     write_text(args.out / "anti_forgetting.csv", summary.to_csv(index=False, float_format="%.6f"))
