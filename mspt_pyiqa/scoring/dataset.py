@@ -1,6 +1,8 @@
 """DataLoader plumbing: files -> :class:`~mspt_pyiqa.scoring.preprocess.Prepared` in workers."""
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 from typing import List, Sequence
 
 import cv2
@@ -35,6 +37,15 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """forkserver, not fork: forking a process whose OpenCV / OpenMP thread pools have run
+    (YuNet, resizes) can deadlock the children. The server starts clean once, imports this
+    module (torch, OpenCV) once, and forks each worker from there, so workers start fast."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, workers: int) -> DataLoader:
     """Ordered loader over ``files`` (order is kept, so results can be written as they come)."""
     return DataLoader(
@@ -44,6 +55,7 @@ def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, wo
         num_workers=max(0, workers),
         collate_fn=collate_prepared,
         worker_init_fn=_worker_init if workers > 0 else None,
+        multiprocessing_context=_worker_context() if workers > 0 else None,
         persistent_workers=False,
         prefetch_factor=2 if workers > 0 else None,
     )

@@ -51,7 +51,7 @@ class Prepared:
 
 def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> torch.Tensor:
     """``(H, W, 3)`` uint8 or float [0, 1] -> ``(3, h, w)`` float32 [0, 1], short side = input size."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
+    x = torch.from_numpy(np.require(image, requirements=["C", "W"])).permute(2, 0, 1).unsqueeze(0)
     x = x.float().div_(255.0) if image.dtype == np.uint8 else x.float()
     return resize_to_test_size(x, cfg.input_size, mode=cfg.resize_mode)[0]
 
@@ -82,7 +82,7 @@ class Preprocessor:
         back = max(img.source_size) / max(w, h)
         try:
             if not cfg.detect:
-                sw, sh = (round(w * back), round(h * back))
+                sw, sh = img.source_size if (w >= h) == (img.source_size[0] >= img.source_size[1]) else img.source_size[::-1]
                 return Prepared(path, "ok", notes, [to_network_input(img.rgb, cfg)], [f"0,0,{sw},{sh}"])
             from mspt_pyiqa.face.align import detect_and_align
 

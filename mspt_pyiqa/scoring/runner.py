@@ -94,7 +94,7 @@ def run_job(job: ScoreJob) -> List[Row]:
         new[spec].append(error_row(spec, "not_found", f"{spec}: no such file, folder or matching glob"))
 
     def collect() -> List[Row]:
-        order = list(dict.fromkeys(list(done) + list(job.missing) + list(job.files)))
+        order = list(dict.fromkeys(list(done) + list(job.files) + list(job.missing)))
         return [r for p in order for r in (done.get(p) or new.get(p) or [])]
 
     loader = make_loader(todo, job.prep, job.batch_size, job.workers)
