@@ -50,3 +50,10 @@ RANDOM_BUILD_OPTIONS: Dict[str, Dict[str, object]] = {
     "topiq_nr-face-v1": {"align_crop_face": False},
     "topiq_nr_swin-face": {"align_crop_face": False},
 }
+
+# metric_opts that only choose which weights are loaded (not the computation). Metrics
+# whose remaining options and parameter shapes agree share one timing measurement
+# (efficiency.signature), e.g. the eight ARNIQA regressors or MUSIQ's four checkpoints.
+WEIGHT_ONLY_OPTIONS = frozenset({
+    "pretrained", "pretrained_model_path", "train_dataset", "regressor_dataset", "weights_name",
+})

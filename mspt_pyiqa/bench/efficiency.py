@@ -140,6 +140,26 @@ def _rebind(swaps: Dict[Any, Any]) -> None:
                 setattr(mod, attr, swaps[value])
 
 
+def signature(name: str, metric: Any, size: int) -> str:
+    """Key of a timing measurement: architecture class, parameter shapes, the metric options
+    that change computation (not :data:`~mspt_pyiqa.bench.catalog.WEIGHT_ONLY_OPTIONS`),
+    input size, torch threads and version."""
+    import hashlib
+    import json
+
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    from mspt_pyiqa.bench.catalog import RANDOM_BUILD_OPTIONS, WEIGHT_ONLY_OPTIONS
+
+    opts = dict(DEFAULT_CONFIGS.get(name, {}).get("metric_opts", {}))
+    opts.update(RANDOM_BUILD_OPTIONS.get(name, {}))
+    opts = {k: v for k, v in opts.items() if k not in WEIGHT_ONLY_OPTIONS}
+    net = getattr(metric, "net", metric)
+    shapes = [(k, list(v.shape)) for k, v in net.state_dict().items()] if isinstance(net, torch.nn.Module) else []
+    blob = json.dumps([type(net).__name__, sorted(opts.items(), key=str), shapes, size, torch.get_num_threads(), torch.__version__], default=str)
+    return f"{type(net).__name__}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
+
+
 def random_weights(name: str, device: str = "cpu") -> Any:
     """pyiqa metric ``name`` built with random weights (timing only); raises when it cannot be built.
 

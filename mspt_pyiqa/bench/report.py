@@ -131,6 +131,9 @@ def write_outputs(out_dir: Path, results: List[Dict[str, Any]], meta: Dict[str, 
     m = meta.get("machine", {})
     md += [f"Machine: {m.get('cpu', '?')}, {m.get('cpu_count', '?')} CPUs, torch {m.get('torch')} with {m.get('torch_threads')} thread(s), pyiqa {m.get('pyiqa')}; {m.get('date_utc')} UTC.", ""]
     md += [f"Command: `{meta.get('command', '')}`", ""]
+    md += [f"Costs: {meta.get('timing', '')}; GFLOPs: {meta.get('flops_convention', '')}. "
+           f"Statistics: 95% percentile-bootstrap CIs ({meta.get('n_boot')} resamples, seed {meta.get('seed')}); "
+           "PLCC (fit) and RMSE after the VQEG 4-parameter logistic; score = (SRCC + PLCC (fit)) / 2; lower-better metrics negated first.", ""]
     for ds in dict.fromkeys(r["dataset"] for r in results):
         sub = [r for r in results if r["dataset"] == ds]
         md += [f"## {ds}", "", markdown_table(sub), ""]

@@ -39,6 +39,8 @@ class RunConfig:
     device: str = "cpu"
     params_cache: Optional[Path] = None
     timing_runs: int = 5
+    timing_size: int = 512  # square input (a resized dataset image) for every efficiency measurement
+    timing_cache: Optional[Path] = None  # shared across datasets/runs; default <out_dir>/timing_cache
     random_timing: bool = True  # time unavailable learned metrics with random weights
 
 
@@ -83,28 +85,52 @@ def score_images(metric: Any, name: str, mode: str, dataset: BenchDataset, cache
     return np.array([done[str(it.path)][0] for it in dataset.items], dtype=np.float64)
 
 
-def _sample_inputs(dataset: BenchDataset, mode: str) -> Optional[tuple]:
-    """First readable item as (1, 3, H, W) tensors in [0, 1] (target, ref or None) for efficiency."""
+def _sample_inputs(dataset: BenchDataset, mode: str, size: int) -> Optional[tuple]:
+    """First readable item resized to (1, 3, size, size) in [0, 1] (target, ref or None).
+
+    One fixed size for every metric and dataset, so costs compare and can be cached.
+    """
     from pyiqa.utils.img_util import imread2tensor
+
+    def load(p: Path) -> torch.Tensor:
+        x = imread2tensor(str(p), rgb=True).unsqueeze(0)
+        return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
     for it in dataset.items[:10]:
         try:
-            x = imread2tensor(str(it.path), rgb=True).unsqueeze(0)
-            ref = imread2tensor(str(it.ref), rgb=True).unsqueeze(0) if mode == "FR" and it.ref else None
+            x = load(it.path)
+            ref = load(it.ref) if mode == "FR" and it.ref else None
             return x, ref
         except Exception:  # noqa: BLE001 - try the next one
             continue
     return None
 
 
-def _efficiency(metric: Any, dataset: BenchDataset, mode: str, runs: int) -> Dict[str, Any]:
-    sample = _sample_inputs(dataset, mode)
+def _efficiency(metric: Any, name: str, dataset: BenchDataset, mode: str, cfg: RunConfig) -> Dict[str, Any]:
+    """Efficiency of ``metric``, from the shared timing cache when the same computation was timed before."""
+    import json
+
+    from mspt_pyiqa.bench.cache import atomic_write_json
+
+    cache_dir = cfg.timing_cache or (cfg.out_dir / "timing_cache")
+    sig = efficiency.signature(name, metric, cfg.timing_size)
+    path = cache_dir / f"{sig}.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+            logger.info("%s: timing reused from %s (first measured for %s)", name, path.name, data.get("measured_for"))
+            return {k: v for k, v in data.items() if k != "measured_for"}
+        except (OSError, json.JSONDecodeError):
+            pass
+    sample = _sample_inputs(dataset, mode, cfg.timing_size)
     if sample is None:
         return {"efficiency_note": "no readable sample image"}
     try:
-        return efficiency.measure(metric, sample[0], sample[1], runs=runs)
+        out = efficiency.measure(metric, sample[0], sample[1], runs=cfg.timing_runs)
     except Exception as err:  # noqa: BLE001
         return {"efficiency_note": f"timing failed: {type(err).__name__}: {err}"[:200]}
+    atomic_write_json(path, {**out, "measured_for": name})
+    return out
 
 
 def run_metric(dataset: BenchDataset, name: str, cfg: RunConfig, explicit: bool) -> Dict[str, Any]:
@@ -134,7 +160,7 @@ def run_metric(dataset: BenchDataset, name: str, cfg: RunConfig, explicit: bool)
         return result
     scores = score_images(loaded.metric, name, loaded.mode, dataset, cache)
     mos = np.array([it.mos for it in dataset.items], dtype=np.float64)
-    result.update(_efficiency(loaded.metric, dataset, loaded.mode, cfg.timing_runs))
+    result.update(_efficiency(loaded.metric, name, dataset, loaded.mode, cfg))
     result.update(evaluate(scores, mos, lower_better=loaded.lower_better, n_boot=cfg.n_boot, seed=cfg.seed))
     errors = [e for _, (_, e) in cache.load_scores().items() if e]
     result["n_errors"] = len(errors)
@@ -152,7 +178,7 @@ def _random_timing(name: str, mode: str, dataset: BenchDataset, cfg: RunConfig) 
         metric = efficiency.random_weights(name, cfg.device)
     except Exception as err:  # noqa: BLE001
         return {"efficiency_note": f"random-weights build failed: {type(err).__name__}: {err}"[:200]}
-    out = _efficiency(metric, dataset, mode, cfg.timing_runs)
+    out = _efficiency(metric, name, dataset, mode, cfg)
     out["timing_only_random_weights"] = True
     return out
 

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-cache", type=Path, default=None,
                         help="folder for NIQE/BRISQUE parameter sdists and conversions (default $MSPT_PYIQA_BENCH_CACHE or ~/.cache/mspt_pyiqa/bench)")
     parser.add_argument("--timing-runs", type=int, default=5, help="timed calls per metric (median; fewer for slow ones)")
+    parser.add_argument("--timing-size", type=int, default=512, help="square input side (px) for params/GFLOPs/ms measurements")
+    parser.add_argument("--timing-cache", type=Path, default=None,
+                        help="shared timing cache (default OUT/timing_cache); timings are per machine, reused across runs and datasets")
     parser.add_argument("--no-random-timing", action="store_true", help="do not time unavailable learned metrics with random weights")
     parser.add_argument("--offline", choices=["auto", "yes", "no"], default="auto",
                         help="Hugging Face hub offline mode: auto = on when huggingface.co is unreachable (fast failures)")
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         params_cache=args.params_cache,
         timing_runs=args.timing_runs,
+        timing_size=args.timing_size,
+        timing_cache=args.timing_cache,
         random_timing=not args.no_random_timing,
     )
     all_results: List[Dict[str, Any]] = []
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": cfg.seed,
         "max_images": args.max_images,
         "flops_convention": "FLOPs = 2 x MACs, torch.utils.flop_counter.FlopCounterMode (convolutions and matmuls only)",
+        "timing": f"batch 1, {args.timing_size}x{args.timing_size} input (first dataset image resized), median of up to {args.timing_runs} calls",
     }
     for spec in specs:
         try:
