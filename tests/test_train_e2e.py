@@ -3,6 +3,11 @@ table, and resume after interruptions = uninterrupted run (same seed, bit for bi
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -86,3 +91,25 @@ def test_resume_after_interruptions_matches_uninterrupted(recipe, full_run, tmp_
             assert a.keys() == b.keys()
             assert all(torch.equal(a[k], b[k]) for k in a), f"{stage}/{ckpt} differs after resume"
     pd.testing.assert_frame_equal(pd.read_csv(out_full / "forgetting.csv"), pd.read_csv(out / "forgetting.csv"))
+
+
+def test_sigkill_mid_stage_then_same_command_resumes(recipe, full_run, tmp_path):
+    """A real kill -9 of `mspt-face train` in stage 2; the same command then finishes identically."""
+    out_full, _ = full_run
+    out = tmp_path / "run_killed"
+    cmd = [sys.executable, "-m", "mspt_pyiqa.cli.main", "train", str(recipe), "--out", str(out)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    states = out / "2_synthetic_stage2_336" / "training_states"
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline and not any(states.glob("*.state")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL  # killed, not finished
+    assert not (out / "3_synthetic_stage3_448" / "result.json").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for stage in ("2_synthetic_stage2_336", "3_synthetic_stage3_448"):
+        a = read_checkpoint(out_full / stage / "models" / "net_best.pth")
+        b = read_checkpoint(out / stage / "models" / "net_best.pth")
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{stage} differs after kill + resume"

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import pytest
 import torch
 import yaml
 

@@ -43,7 +43,6 @@ from pyiqa.utils.misc import set_random_seed
 
 from mspt_pyiqa.train.runfiles import git_commit, write_json, write_yaml
 from mspt_pyiqa.train.stage import StageResult, run_stage
-from mspt_pyiqa.weights import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +289,8 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
                 logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])
                 continue
             entries.append({"name": opt["name"], "checkpoint": res.best_checkpoint, "network": opt["network"], "val": opt["datasets"][val_key]})
-        table = forgetting_table(entries, torch.device("cpu"))
+        use_gpu = recipe.get("num_gpu", resolved[0].get("num_gpu", 0)) != 0 and torch.cuda.is_available()
+        table = forgetting_table(entries, torch.device("cuda" if use_gpu else "cpu"))
         md = write_forgetting(table, out_dir)
         summary["forgetting"] = table.to_dict(orient="records")
         write_json(out_dir / "run.json", summary)

@@ -7,7 +7,6 @@ validation checkpoint, EMA weights when enabled), ``models/net_latest.pth``,
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mspt_pyiqa.train.pyiqa_model import MSPTModel, load_training_state
+from mspt_pyiqa.train.runfiles import write_json
 from mspt_pyiqa.train.sampler import ResumableSampler
 from mspt_pyiqa.weights import sha256_file
 
@@ -189,7 +189,5 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         seconds=time.time() - start, history=history,
     )
     if _is_main(opt):
-        from mspt_pyiqa.train.runfiles import write_json
-
         write_json(Path(stage_dir) / "result.json", asdict(result))
     return result
