@@ -94,6 +94,7 @@ def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, s
     for i in range(n):
         draw_rng = np.random.default_rng(stable_hash(f"draw|{stage}|{src.source_id}|{i}", seed))
         kind, sev, tag = sampler.draw(draw_rng)
+        sev = round(sev, 6)  # the CSV value must regenerate the exact image
         jobs.append((kind, sev, tag, stable_hash(f"apply|{stage}|{src.source_id}|{i}", seed) & SEED_MASK, f"{i:02d}"))
     return jobs
 
@@ -148,11 +149,11 @@ def build_stage(
     csv_path = out_dir / (f"{stage}_levels.csv" if levels_mode else f"{stage}.csv")
     img_dir = f"{stage}_levels" if levels_mode else stage
 
-    done: Dict[str, Dict[str, Any]] = {}
+    done: Dict[Tuple[str, int], Dict[str, Any]] = {}  # (dist_img, seed): pristine rows share a file
     if csv_path.is_file():
         for row in pd.read_csv(csv_path, keep_default_na=False).to_dict("records"):
             if (out_dir / row["dist_img"]).is_file():
-                done[row["dist_img"]] = row
+                done[(row["dist_img"], int(row["seed"]))] = row
         log.info("%s: resuming, %d rows with images already present", csv_path.name, len(done))
 
     rows: List[Dict[str, Any]] = []
@@ -166,8 +167,8 @@ def build_stage(
         try:
             for kind, sev, tag, aseed, suffix in jobs:
                 dist_rel = ref_rel if kind == PRISTINE else f"{img_dir}/{src.source_set}/{_stem(src.source_id)}_{suffix}.png"
-                if dist_rel in done and (out_dir / ref_rel).is_file():
-                    rows.append(done[dist_rel])
+                if (dist_rel, aseed) in done and (out_dir / ref_rel).is_file():
+                    rows.append(done[(dist_rel, aseed)])
                     resumed += 1
                     continue
                 if ref_img is None:
@@ -182,7 +183,7 @@ def build_stage(
                 rows.append({
                     "dist_img": dist_rel, "mos": round(label, 6), "ref_img": ref_rel,
                     "source_id": src.source_id, "source_set": src.source_set,
-                    "degradation": info["degradation"], "severity": round(info["severity"], 6),
+                    "degradation": info["degradation"], "severity": info["severity"],
                     "level": info["level"], "stage": stage_no, "seed": aseed,
                     "split": splits[src.source_id], "tag": info["tag"], "parts": info["parts"],
                 })
