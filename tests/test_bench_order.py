@@ -40,3 +40,12 @@ def test_ties_count_half_and_nan_dropped():
     by = {(r["degradation"], r["level"]): r for r in rows}
     assert by[("blur", "2")]["correct_frac"] == 0.5
     assert by[("blur", "all")]["pairs"] == 1
+
+
+def test_pristine_rows_pair_with_every_degradation():
+    items = [BenchItem(Path("clean.png"), 1.0, info={"source_id": "a", "degradation": "pristine", "level": "0"})]
+    items += [BenchItem(Path(f"{d}.png"), 0.5, info={"source_id": "a", "degradation": d, "level": "2"}) for d in ("blur", "jpeg")]
+    rows = {(r["degradation"], r["level"]): r for r in order_accuracy(items, [1.0, 0.2, 3.0])}
+    assert rows[("blur", "2")] == {"degradation": "blur", "level": "2", "pairs": 1, "correct_frac": 1.0}
+    assert rows[("jpeg", "2")]["correct_frac"] == 0.0
+    assert ("pristine", "all") not in rows

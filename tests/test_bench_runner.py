@@ -39,7 +39,7 @@ def dataset(corpus):
 
 
 def test_toyset_reads_as_corpus(dataset):
-    assert dataset.layout == "corpus" and len(dataset.items) == 32
+    assert dataset.layout == "corpus" and len(dataset.items) == 34
     assert dataset.has_ref and dataset.has_order
 
 
@@ -73,7 +73,7 @@ def test_resume_scores_only_missing_images(dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "_score_one", counting)
     cfg = RunConfig(out_dir=tmp_path / "out", metrics=["psnr"], n_boot=20, random_timing=False)
     first = run_dataset(dataset, cfg)[0]
-    assert len(calls) == 32
+    assert len(calls) == 34
     # simulate an interruption: result lost, only 10 scores written
     cache_dir = tmp_path / "out" / "cache" / dataset.name
     (cache_dir / "psnr.json").unlink()
@@ -81,7 +81,7 @@ def test_resume_scores_only_missing_images(dataset, tmp_path, monkeypatch):
     scores.head(10).to_csv(cache_dir / "psnr.scores.csv", index=False)
     calls.clear()
     second = run_dataset(dataset, cfg)[0]
-    assert len(calls) == 22
+    assert len(calls) == 24
     assert second["srcc"] == pytest.approx(first["srcc"]) and second["score_lo"] == pytest.approx(first["score_lo"])
     calls.clear()
     run_dataset(dataset, cfg)  # complete cache: nothing rescored
@@ -89,11 +89,11 @@ def test_resume_scores_only_missing_images(dataset, tmp_path, monkeypatch):
 
 
 def test_bad_image_recorded_not_fatal(dataset, tmp_path):
-    dataset.items[0].path.write_bytes(b"broken")
+    dataset.items[1].path.write_bytes(b"broken")
     cfg = RunConfig(out_dir=tmp_path / "out", metrics=["psnr"], n_boot=0, random_timing=False)
     r = run_dataset(dataset, cfg)[0]
-    assert r["status"] == "ok" and r["n_errors"] == 1 and r["n"] == 31
-    assert str(dataset.items[0].path.name) in "".join(pd.read_csv(r["scores_file"])["path"])
+    assert r["status"] == "ok" and r["n_errors"] == 1 and r["n_invalid"] == 1
+    assert str(dataset.items[1].path.name) in "".join(pd.read_csv(r["scores_file"])["path"])
 
 
 @pytest.mark.slow

@@ -1,11 +1,14 @@
 """Within-photo order checks: does a metric rank stronger degradations of the same photo lower?
 
 Ground truth is the corpus's ``level`` (higher level = stronger degradation of the
-given ``degradation`` type), not the pseudo-MOS: for each photo (``source_id``) and
-degradation type, the versions at levels ``L-1`` and ``L`` form one pair; a metric orders
-it correctly when its oriented score (``lower_better`` metrics negated) of the level
-``L-1`` version is higher. Ties count one half. Reported per (degradation, level L) and
-per degradation over all level pairs (not only adjacent ones).
+given ``degradation`` type), not the pseudo-MOS. For each photo (``source_id``) and
+degradation type, each version at level ``L`` is paired with the versions at the next
+less-degraded level present for that photo; a metric orders a pair correctly when its
+oriented score (``lower_better`` metrics negated) of the less-degraded version is higher.
+Ties count one half. Rows of the clean degradation (``clean_degradation``, the corpus's
+``pristine`` rows) join every degradation group of their photo as level 0, so the
+corpus's one-level-per-photo samples still give "clean vs level L" pairs. Reported per
+(degradation, level L) and per degradation over all level pairs.
 """
 from __future__ import annotations
 
@@ -25,17 +28,29 @@ def _level(text: str) -> float:
         return float("nan")
 
 
-def order_accuracy(items: Sequence[BenchItem], scores: Sequence[float], lower_better: bool = False) -> List[Dict[str, object]]:
+def order_accuracy(
+    items: Sequence[BenchItem],
+    scores: Sequence[float],
+    lower_better: bool = False,
+    clean_degradation: str = "pristine",
+) -> List[Dict[str, object]]:
     """Rows ``{degradation, level, pairs, correct_frac}``; ``level`` is ``'all'`` for the per-degradation total.
 
     ``scores[i]`` belongs to ``items[i]``; non-finite scores drop their pairs.
     """
     sign = -1.0 if lower_better else 1.0
     groups: Dict[Tuple[str, str], List[Tuple[float, float]]] = defaultdict(list)
+    clean: Dict[str, List[float]] = defaultdict(list)
     for it, s in zip(items, scores):
         lvl = _level(it.info.get("level", ""))
-        if np.isfinite(lvl) and np.isfinite(s):
+        if not (np.isfinite(lvl) and np.isfinite(s)):
+            continue
+        if it.info.get("degradation") == clean_degradation:
+            clean[it.info.get("source_id", "")].append(sign * float(s))
+        else:
             groups[(it.info.get("degradation", ""), it.info.get("source_id", ""))].append((lvl, sign * float(s)))
+    for (deg, src), members in groups.items():
+        members.extend((0.0, s) for s in clean.get(src, []))
     adjacent: Dict[Tuple[str, float], List[float]] = defaultdict(list)
     overall: Dict[str, List[float]] = defaultdict(list)
     for (deg, _src), members in groups.items():

@@ -24,7 +24,7 @@ from mspt_pyiqa.bench.stats import evaluate
 logger = logging.getLogger(__name__)
 
 _FLUSH_EVERY = 16  # images between atomic rewrites of the scores cache
-RESULT_VERSION = 1  # bump when the result schema changes (invalidates cached results)
+RESULT_VERSION = 2  # bump when the result schema changes (invalidates cached results)
 
 
 @dataclasses.dataclass

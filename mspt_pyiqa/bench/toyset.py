@@ -67,7 +67,7 @@ def _square(img: np.ndarray, size: int) -> np.ndarray:
 def make_toyset(photos: Sequence[Path], out_dir: Path, size: int = 256, seed: int = 0) -> Path:
     """Write ``<out_dir>/toyset.csv`` (corpus columns) plus ``ref/`` and ``dist/`` PNGs; returns the CSV path.
 
-    Every photo gets every degradation at every level (``4 x 4`` images per photo);
+    The clean photo (``pristine``, level 0) and every degradation at every level (``1 + 4 x 4`` images per photo);
     ``split`` is ``test`` for all rows.
     """
     rng = np.random.default_rng(seed)
@@ -84,6 +84,9 @@ def make_toyset(photos: Sequence[Path], out_dir: Path, size: int = 256, seed: in
         sid = photo.stem
         ref_rel = f"ref/{sid}.png"
         cv2.imwrite(str(out_dir / ref_rel), clean)
+        # the clean photo itself, as the corpus lists it: degradation 'pristine', level 0
+        rows.append({"dist_img": ref_rel, "mos": 1.0, "ref_img": ref_rel, "source_id": sid, "source_set": photo.parent.name,
+                     "degradation": "pristine", "severity": 0.0, "level": 0, "stage": 1, "seed": seed, "split": "test"})
         for deg, (params, weight) in DEGRADATIONS.items():
             for level, p in enumerate(params, start=1):
                 dist_rel = f"dist/{sid}_{deg}{level}.png"

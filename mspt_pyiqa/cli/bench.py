@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "key=value,... with keys path,name,layout(auto|pyiqa|vquala|corpus),root,split,ref_column; repeatable")
     parser.add_argument("--toyset", type=Path, metavar="FACES_DIR",
                         help="also build and evaluate the provisional toy set from clean face photos in FACES_DIR (scut/, celebahq/)")
-    parser.add_argument("--toyset-photos", type=int, default=16, help="photos in the toy set (x16 degraded images each)")
+    parser.add_argument("--toyset-photos", type=int, default=16, help="photos in the toy set (17 images each: clean + 4 degradations x 4 levels)")
     parser.add_argument("--toyset-size", type=int, default=256, help="toy-set image side in px")
     parser.add_argument("--metrics", default=None,
                         help="comma-separated metric names (default: mspt_face, every pyiqa NR metric, and FR metrics where references exist)")
