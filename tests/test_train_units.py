@@ -122,6 +122,7 @@ def test_model_ema_and_l2_pull_step(tmp_path):
                   "anti_forgetting": {"distill": 1.0, "distill_features": 0.1, "l2_pull": 1.0}},
         "val": {"metrics": {"srcc": {"type": "calculate_srcc"}}},
     }
+    opt["train"]["teacher"] = {"type": "checkpoint", "path": str(start), "network": {"type": "MSPTNet", "test_img_size": 32}, "feature_weight": 0.5}
     model = MSPTModel(opt)
     assert model.pretrain_sha256 is not None and model.scaler is None  # AMP is CUDA-only
     data = {"img": torch.rand(4, 3, 32, 32), "mos_label": torch.rand(4, 1), "replay": torch.tensor([1.0, 1.0, 0.0, 0.0]),
@@ -129,7 +130,8 @@ def test_model_ema_and_l2_pull_step(tmp_path):
     model.feed_data(data)
     model.optimize_parameters(1)
     log = model.get_current_log()
-    assert {"l_mse", "l_plcc", "l_distill", "l_distill_feat", "l_l2_pull", "l_total"} <= set(log)
+    assert {"l_mse", "l_plcc", "l_distill", "l_distill_feat", "l_teacher_feat", "l_l2_pull", "l_total"} <= set(log)
+    assert 0.0 < log["l_teacher_feat"] < float("inf")  # eval-mode teacher vs train-mode BatchNorm student
     assert log["l_l2_pull"] == 0.0  # first step: still at the start weights
     model.optimize_parameters(2)
     assert model.get_current_log()["l_l2_pull"] > 0.0

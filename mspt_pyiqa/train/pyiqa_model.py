@@ -142,6 +142,15 @@ class MSPTModel(GeneralIQAModel):
                 self.objective.add_config_term("distill", {"pred": "score", "target": "prev_score", "mask": "replay", "weight": self.distill_weight})
             if self.distill_feat_weight:
                 self.objective.add_config_term("distill_feat", {"pred": "features", "target": "prev_feats", "mask": "replay", "weight": self.distill_feat_weight})
+        self.teacher_net = None
+        teacher = train_opt.get("teacher") or {}
+        if float(teacher.get("feature_weight", 0.0)):
+            # Online feature distillation: pooled (N, 1024) features of an MSPT-architecture
+            # teacher on the same augmented batch (scores come from the cache instead).
+            from mspt_pyiqa.train.teacher import build_teacher_network
+
+            self.teacher_net = build_teacher_network(teacher, self.device)
+            self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
         decay = train_opt.get("ema_decay")
         self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
         self.use_amp = bool(train_opt.get("amp", False)) and self.device.type == "cuda"
@@ -168,6 +177,9 @@ class MSPTModel(GeneralIQAModel):
             if self.prev_net is not None and (self.distill_weight or self.distill_feat_weight):
                 with torch.no_grad():
                     self.batch["prev_score"], self.batch["prev_feats"] = self.prev_net(self.img_input, return_features=True)
+            if self.teacher_net is not None:
+                with torch.no_grad():
+                    _, self.batch["teacher_feats"] = self.teacher_net(self.img_input, return_features=True)
             losses = self.objective({"score": score, "features": feats}, self.batch)
             if self.l2_pull_weight:
                 bare = self.get_bare_model(self.net)

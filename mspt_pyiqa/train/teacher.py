@@ -10,6 +10,8 @@ Option block ``train.teacher`` of a stage::
       score_range: [0, 1]  # raw teacher range, mapped to [0, 1]
       lower_better: false
       mix: 0.0             # weight of the teacher on labelled samples (unlabelled: always 1)
+      feature_weight: 0.0  # > 0: also match the teacher's pooled (N, 1024) features, online
+                           # on each augmented batch (checkpoint / network teachers of MSPT shape)
       cache_dir: null      # default: <run folder>/teacher_cache
 
 Scores are cached in ``<cache_dir>/<teacher id>.json`` keyed by
@@ -50,19 +52,29 @@ def teacher_id(opt: Mapping[str, Any]) -> str:
     raise ValueError(f"teacher.type must be pyiqa, checkpoint or network, got {kind!r}")
 
 
-def build_teacher(opt: Mapping[str, Any], device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A function (1, 3, H, W) in [0, 1] -> (1,) raw teacher score."""
+def build_teacher_network(opt: Mapping[str, Any], device: torch.device) -> torch.nn.Module:
+    """The frozen teacher network of a ``checkpoint`` / ``network`` teacher (eval mode)."""
     kind = opt.get("type", "pyiqa")
-    if kind == "pyiqa":
-        import pyiqa
-
-        metric = pyiqa.create_metric(opt["name"], device=device, as_loss=False)
-        return lambda x: metric(x).view(-1)
+    if kind not in ("checkpoint", "network"):
+        raise ValueError(f"teacher type {kind!r} has no network (feature distillation needs checkpoint or network)")
     net_opt = dict(opt.get("network") or {"type": "MSPTNet"})
     net_opt.setdefault("pretrained", False)
     net = build_network(net_opt).to(device).eval()
     if kind == "checkpoint":
         net.load_state_dict(read_checkpoint(Path(opt["path"])))
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def build_teacher(opt: Mapping[str, Any], device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function (1, 3, H, W) in [0, 1] -> (1,) raw teacher score."""
+    if opt.get("type", "pyiqa") == "pyiqa":
+        import pyiqa
+
+        metric = pyiqa.create_metric(opt["name"], device=device, as_loss=False)
+        return lambda x: metric(x).view(-1)
+    net = build_teacher_network(opt, device)
     return lambda x: net(x).view(-1)
 
 
