@@ -155,6 +155,12 @@ def test_builder_csv_resume_bad_file_and_regenerate(faces_dir: Path, tmp_path: P
     assert res3.written == 1
     assert np.array_equal(load_rgb(out / victim.dist_img), before)
     pd.testing.assert_frame_equal(pd.read_csv(res3.csv_path), df)
+    # Two worker processes give the same CSV and images.
+    res4 = build_stage(faces_dir, tmp_path / "par", cfg, seed=1, progress=False, workers=2)
+    df4 = pd.read_csv(res4.csv_path)
+    pd.testing.assert_frame_equal(df4, df)
+    for rel in df4["dist_img"].head(6):
+        assert np.array_equal(load_rgb(tmp_path / "par" / rel), load_rgb(out / rel))
 
 
 def test_builder_levels_mode(faces_dir: Path, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="instead of random draws: every test-split photo at every kind x level")
     b.add_argument("--samples-per-source", type=int, default=None, help="override the configs' value")
     b.add_argument("--limit", type=int, default=None, help="use only N photos per source set (quick builds)")
+    b.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s = sub.add_parser("show-stage", help="print a stage config as YAML")
     s.add_argument("stage", help="built-in stage name or YAML path")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             res = build_stage(args.faces, out, cfg, seed=args.seed, levels_mode=args.levels,
                               samples_per_source=args.samples_per_source, limit=args.limit,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, workers=args.workers)
             n_errors += len(res.errors)
             print(f"{res.csv_path}: {res.rows} rows, {res.written} images written, {res.resumed} rows resumed, "
                   f"{len(res.errors)} bad source photos, {time.perf_counter() - t0:.1f} s")

@@ -109,6 +109,65 @@ def _jobs_levels(sampler: DegradationSampler, src: Source, kinds: Sequence[str],
     return jobs
 
 
+_CTX: Dict[str, Any] = {}
+
+
+def _init_worker(ctx: Dict[str, Any]) -> None:
+    """Per-process state: the context and a sampler built from the stage config."""
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own pool would oversubscribe
+    _CTX.clear()
+    _CTX.update(ctx)
+    _CTX["sampler"] = DegradationSampler(ctx["config"])
+
+
+def _process_task(task: Tuple[Source, str, Dict[Tuple[str, int], Dict[str, Any]]]):
+    """Write one source photo's images; returns ``(rows, written, resumed, error or None)``.
+
+    Any failure drops this photo's rows and is returned as ``(path, reason)``: one bad photo
+    never stops the build.
+    """
+    src, split, done = task
+    c = _CTX
+    sampler: DegradationSampler = c["sampler"]
+    out_dir: Path = c["out_dir"]
+    if c["levels_mode"]:
+        jobs = _jobs_levels(sampler, src, c["kinds"], c["stage"], c["seed"])
+    else:
+        jobs = _jobs_random(sampler, src, c["n"], c["stage"], c["seed"])
+    ref_rel = f"refs/{c['res'] or 'orig'}/{_stem(src.source_id)}.png"
+    ref_img: Optional[np.ndarray] = None
+    rows: List[Dict[str, Any]] = []
+    written = resumed = 0
+    try:
+        for kind, sev, tag, aseed, suffix in jobs:
+            dist_rel = ref_rel if kind == PRISTINE else f"{c['img_dir']}/{src.source_set}/{_stem(src.source_id)}_{suffix}.png"
+            if (dist_rel, aseed) in done and (out_dir / ref_rel).is_file():
+                rows.append(done[(dist_rel, aseed)])
+                resumed += 1
+                continue
+            if ref_img is None:
+                ref_img = resize_short(load_rgb(src.path), c["res"])
+                if not (out_dir / ref_rel).is_file():
+                    write_png_atomic(out_dir / ref_rel, ref_img)
+            dist, label, info = sampler.degrade(ref_img, kind, sev, np.random.default_rng(aseed),
+                                                source_set=src.source_set, tag=tag)
+            if kind != PRISTINE:
+                write_png_atomic(out_dir / dist_rel, dist)
+                written += 1
+            rows.append({
+                "dist_img": dist_rel, "mos": round(label, 6), "ref_img": ref_rel,
+                "source_id": src.source_id, "source_set": src.source_set,
+                "degradation": info["degradation"], "severity": info["severity"],
+                "level": info["level"], "stage": c["stage_no"], "seed": aseed,
+                "split": split, "tag": info["tag"], "parts": info["parts"],
+            })
+    except SourceImageError as e:
+        return [], written, 0, (str(src.path), str(e))
+    except Exception as e:  # noqa: BLE001 - one bad photo must not stop the build
+        return [], written, 0, (str(src.path), f"{src.path}: {type(e).__name__}: {e}")
+    return rows, written, resumed, None
+
+
 def build_stage(
     faces: Path,
     out_dir: Path,
@@ -119,12 +178,14 @@ def build_stage(
     limit: Optional[int] = None,
     flush_every: int = 50,
     progress: bool = True,
+    workers: int = 1,
 ) -> BuildResult:
     """Build one stage's images and CSV under ``out_dir``; returns a :class:`BuildResult`.
 
     ``levels_mode`` writes every test-split photo at every kind of the stage x every level
     to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps the first N photos
-    per source set (by a seeded shuffle), for quick or test builds.
+    per source set (by a seeded shuffle), for quick or test builds. ``workers > 1`` degrades
+    photos in that many processes (results are identical: every image has its own seed).
     """
     out_dir = Path(out_dir).resolve()
     stage = str(config.get("name", "stage"))
@@ -156,47 +217,42 @@ def build_stage(
                 done[(row["dist_img"], int(row["seed"]))] = row
         log.info("%s: resuming, %d rows with images already present", csv_path.name, len(done))
 
+    ctx = {"out_dir": out_dir, "config": dict(config), "stage": stage, "stage_no": stage_no, "res": res,
+           "seed": seed, "n": n, "kinds": kinds, "levels_mode": levels_mode, "img_dir": img_dir}
+    done_by_src: Dict[str, Dict[Tuple[str, int], Dict[str, Any]]] = {}
+    for key, row in done.items():
+        done_by_src.setdefault(row["source_id"], {})[key] = row
+    tasks = [(src, splits[src.source_id], done_by_src.get(src.source_id, {})) for src in sources]
     rows: List[Dict[str, Any]] = []
     errors: List[Tuple[str, str]] = []
     written = resumed = 0
-    bar = tqdm(sources, desc=f"{stage}{' levels' if levels_mode else ''}", unit="photo", disable=not progress)
-    for pi, src in enumerate(bar):
-        jobs = _jobs_levels(sampler, src, kinds, stage, seed) if levels_mode else _jobs_random(sampler, src, n, stage, seed)
-        ref_rel = f"refs/{res or 'orig'}/{_stem(src.source_id)}.png"
-        ref_img: Optional[np.ndarray] = None
-        try:
-            for kind, sev, tag, aseed, suffix in jobs:
-                dist_rel = ref_rel if kind == PRISTINE else f"{img_dir}/{src.source_set}/{_stem(src.source_id)}_{suffix}.png"
-                if (dist_rel, aseed) in done and (out_dir / ref_rel).is_file():
-                    rows.append(done[(dist_rel, aseed)])
-                    resumed += 1
-                    continue
-                if ref_img is None:
-                    ref_img = resize_short(load_rgb(src.path), res)
-                    if not (out_dir / ref_rel).is_file():
-                        write_png_atomic(out_dir / ref_rel, ref_img)
-                dist, label, info = sampler.degrade(ref_img, kind, sev, np.random.default_rng(aseed),
-                                                    source_set=src.source_set, tag=tag)
-                if kind != PRISTINE:
-                    write_png_atomic(out_dir / dist_rel, dist)
-                    written += 1
-                rows.append({
-                    "dist_img": dist_rel, "mos": round(label, 6), "ref_img": ref_rel,
-                    "source_id": src.source_id, "source_set": src.source_set,
-                    "degradation": info["degradation"], "severity": info["severity"],
-                    "level": info["level"], "stage": stage_no, "seed": aseed,
-                    "split": splits[src.source_id], "tag": info["tag"], "parts": info["parts"],
-                })
-        except SourceImageError as e:
-            log.error("skipping source photo: %s", e)
-            errors.append((str(src.path), str(e)))
-            rows = [r for r in rows if r["source_id"] != src.source_id]
-        except Exception as e:  # one bad photo must not stop the build
-            log.error("skipping source photo %s: %s: %s", src.path, type(e).__name__, e)
-            errors.append((str(src.path), f"{type(e).__name__}: {e}"))
-            rows = [r for r in rows if r["source_id"] != src.source_id]
-        if (pi + 1) % flush_every == 0:
-            write_csv_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), csv_path)
+    pool = None
+    if workers > 1:
+        import multiprocessing as mp
+
+        # fork: workers inherit the imported modules (spawn re-imports torch via pyiqa: slow).
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        pool = mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(ctx,))
+        results = pool.imap(_process_task, tasks, chunksize=4)
+    else:
+        _init_worker(ctx)
+        results = map(_process_task, tasks)
+    try:
+        bar = tqdm(results, total=len(tasks), desc=f"{stage}{' levels' if levels_mode else ''}", unit="photo",
+                   disable=not progress)
+        for pi, (src_rows, n_written, n_resumed, error) in enumerate(bar):
+            rows += src_rows
+            written += n_written
+            resumed += n_resumed
+            if error:
+                log.error("skipping source photo: %s", error[1])
+                errors.append(error)
+            if (pi + 1) % flush_every == 0:
+                write_csv_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), csv_path)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     write_csv_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), csv_path)
     if errors:
         write_csv_atomic(pd.DataFrame(errors, columns=["path", "error"]), out_dir / f"{csv_path.stem}_errors.csv")
