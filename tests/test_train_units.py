@@ -151,3 +151,25 @@ def test_cli_train_reports_bad_recipe(tmp_path, caplog):
     bad.write_text("name: x\nstages: []\n")
     assert main(["train", str(bad), "--out", str(tmp_path / "run")]) == 2
     assert main(["train", str(bad), "--set", "no_equals_sign"]) == 2
+
+
+@pytest.mark.parametrize("recipe_name", ["synthetic_faces.yml", "real_faces.yml"])
+def test_shipped_recipes_resolve(recipe_name):
+    from mspt_pyiqa.train.recipe import load_yaml, stage_options
+    from mspt_pyiqa.train.toy import options_dir
+
+    path = options_dir() / "recipes" / recipe_name
+    recipe = load_yaml(path)
+    opts = []
+    for k in range(len(recipe["stages"])):
+        opt = with_replay(stage_options(recipe, path.parent, k), opts, recipe)
+        assert opt["model_type"] == "MSPTModel" and opt["network"]["type"] == "MSPTNet" and opt["network"]["pretrained"] is False
+        assert set(opt["val"]["metrics"]) == {"srcc", "plcc"} and opt["path"]["pretrain_network"] is None
+        assert {"optim", "scheduler", "losses"} <= set(opt["train"])
+        opts.append(opt)
+    assert [o["network"]["test_img_size"] for o in opts] == [224, 336, 448]
+    last = opts[-1]["datasets"]["train"]["sources"]
+    assert [s["replay"] for s in last] == [True, True, False]
+    if recipe_name == "real_faces.yml":
+        assert [s["layout"] for s in last] == ["meta_csv", "meta_csv", "vquala"]
+        assert last[1]["split_index"] == "official_split"
