@@ -18,7 +18,8 @@ the real metric, so the ratio is conservative). Same images, same decoding (our 
 batch 1 and 16, run as a subprocess the same way.
 
 Peak memory: the largest sum of RSS over the process tree (main process, workers,
-forkserver), sampled every 50 ms with psutil.
+forkserver), sampled every 50 ms with psutil. Pages shared between these processes (the torch
+libraries) are counted once per process, so it is an upper bound on real memory use.
 
 Usage: ``OMP_NUM_THREADS=1 python eval/bench_score.py --n 128 --report eval/reports/score_speed.md``
 """
