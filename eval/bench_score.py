@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,13 @@ SHARED = REPO / ".." / "shared"
 PY = sys.executable
 
 
-def run_measured(cmd: List[str]) -> Tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS of its process tree in MiB). Raises on failure."""
+def run_measured(cmd: List[str]) -> Tuple[float, float, float]:
+    """Run ``cmd``; return (wall s, peak RSS of its process tree in MiB, CPU s of the tree). Raises on failure.
+
+    CPU seconds (user + system of the command and every descendant it reaped, from
+    ``getrusage(RUSAGE_CHILDREN)``) hardly depend on how busy the machine is; wall time does.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ps = psutil.Process(proc.pid)
@@ -62,10 +68,12 @@ def run_measured(cmd: List[str]) -> Tuple[float, float]:
             pass
         time.sleep(0.05)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}")
-    return wall, peak / 2**20
+    return wall, peak / 2**20, cpu
 
 
 def topiq_worker(folder: str, batch: int) -> None:
@@ -143,19 +151,24 @@ def main() -> None:
     plan = [("mspt torch", b, args.n, lambda b, f: score_cmd("torch", b, f)) for b in (1, 16)]
     plan += [("mspt onnxruntime", b, args.n, lambda b, f: score_cmd("onnxruntime", b, f)) for b in (1, 16)]
     plan += [("topiq_nr-face (CFANet-R50, 512)", b, args.n_topiq, topiq_cmd) for b in (1, 16)]
-    startup: Dict[str, float] = {}
+    startup: Dict[str, Tuple[float, float]] = {}
     load_before = os.getloadavg()
     for name, batch, n, make in plan:
         if name not in startup:
-            startup[name], _ = run_measured(make(1, folders[1]))
-        wall, peak = run_measured(make(batch, folders[n]))
-        steady = (n - 1) / max(wall - startup[name], 1e-9)
-        results[(name, batch)] = {"n": n, "wall": wall, "e2e": n / wall, "steady": steady, "peak": peak}
+            w1, _, c1 = run_measured(make(1, folders[1]))
+            startup[name] = (w1, c1)
+        wall, peak, cpu = run_measured(make(batch, folders[n]))
+        steady = (n - 1) / max(wall - startup[name][0], 1e-9)
+        cpu_rate = (n - 1) / max(cpu - startup[name][1], 1e-9)
+        results[(name, batch)] = {"n": n, "wall": wall, "e2e": n / wall, "steady": steady, "peak": peak,
+                                  "cpu": cpu, "cpu_rate": cpu_rate}
         print(f"{name:34s} batch {batch:2d}: {n} img in {wall:6.1f} s -> {n / wall:7.2f} img/s end to end, "
-              f"{steady:7.2f} img/s steady (startup {startup[name]:.1f} s), peak {peak:.0f} MiB", flush=True)
+              f"{steady:7.2f} img/s steady (startup {startup[name][0]:.1f} s), {cpu:.1f} CPU s, "
+              f"{cpu_rate:.2f} img per CPU s, peak {peak:.0f} MiB", flush=True)
     load_after = os.getloadavg()
 
     ref = {b: results[("topiq_nr-face (CFANet-R50, 512)", b)]["steady"] for b in (1, 16)}
+    ref_cpu = {b: results[("topiq_nr-face (CFANet-R50, 512)", b)]["cpu_rate"] for b in (1, 16)}
     lines = [
         "# `mspt-face score` speed (CPU)",
         "",
@@ -169,16 +182,25 @@ def main() -> None:
         f"Data: {args.n} CelebA-HQ 512x512 JPEGs (topiq: first {args.n_topiq}); MSPT input 448 px, whole-image mode; "
         f"score --workers {args.workers if args.workers is not None else 'default'}.",
         "",
-        "| model | backend | batch | images | wall (s) | img/s end to end | startup (s) | img/s steady | x topiq (steady, same batch) | peak RSS (MiB) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | backend | batch | images | wall (s) | img/s end to end | startup (s) | img/s steady | x topiq (steady, same batch) "
+        "| CPU s | img per CPU s (steady) | x topiq (CPU, same batch) | peak RSS sum (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, batch), r in results.items():
         model, _, backend = name.partition(" ")
         lines.append(
-            f"| {model} | {backend} | {batch} | {r['n']} | {r['wall']:.1f} | {r['e2e']:.2f} | {startup[name]:.1f} | "
-            f"{r['steady']:.2f} | {r['steady'] / ref[batch]:.1f} | {r['peak']:.0f} |"
+            f"| {model} | {backend} | {batch} | {r['n']} | {r['wall']:.1f} | {r['e2e']:.2f} | {startup[name][0]:.1f} | "
+            f"{r['steady']:.2f} | {r['steady'] / ref[batch]:.1f} | {r['cpu']:.1f} | {r['cpu_rate']:.2f} | "
+            f"{r['cpu_rate'] / ref_cpu[batch]:.1f} | {r['peak']:.0f} |"
         )
-    lines += ["", "Steady img/s = (images - 1) / (wall - startup): the rate once the process is up."]
+    lines += [
+        "",
+        "Steady img/s = (images - 1) / (wall - startup): the rate once the process is up (startup = the same",
+        "command on 1 image). img per CPU s = (images - 1) / (CPU s - CPU s of the 1-image run): CPU time of the",
+        "whole process tree, which other users' load changes much less than wall time; on an idle machine with",
+        "the same thread settings, wall img/s approaches it (times the cores the command keeps busy).",
+        "Peak RSS sum counts shared library pages once per process (main, forkserver, workers): an upper bound.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.report:

@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     face.add_argument("--detect", action="store_true", help="find faces with YuNet, align and score each (default: the image is the face)")
     face.add_argument("--detector-model", help="YuNet ONNX file (default: $MSPT_FACE_DETECTOR or the cached download)")
     face.add_argument("--det-threshold", type=float, default=0.9, help="YuNet score threshold (default: %(default)s)")
+    face.add_argument("--detect-side", type=int, default=640,
+                      help="detect on a copy with this long side; raise it for small faces in big photos (default: %(default)s)")
     face.add_argument("--face-size", type=int, default=512, help="aligned crop side in px (default: %(default)s)")
     face.add_argument("--max-faces", type=int, help="score at most this many faces per image, largest first")
     img = p.add_argument_group("input limits")
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         detect=args.detect,
         detector_model=detector,
         det_threshold=args.det_threshold,
+        detect_side=args.detect_side,
         face_size=args.face_size,
         max_faces=args.max_faces,
         min_side=args.min_size,

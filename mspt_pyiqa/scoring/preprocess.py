@@ -31,6 +31,7 @@ class PreprocessConfig:
     detect: bool = False
     detector_model: Optional[str] = None
     det_threshold: float = 0.9
+    detect_side: int = 640
     face_size: int = 512
     max_faces: Optional[int] = None
     min_side: int = DEFAULT_MIN_SIDE
@@ -67,7 +68,9 @@ class Preprocessor:
         if self._detector is None:
             from mspt_pyiqa.face.detector import YuNetDetector
 
-            self._detector = YuNetDetector(self.cfg.detector_model, score_threshold=self.cfg.det_threshold)
+            self._detector = YuNetDetector(
+                self.cfg.detector_model, score_threshold=self.cfg.det_threshold, detect_side=self.cfg.detect_side
+            )
         return self._detector
 
     def __call__(self, path: str) -> Prepared:
