@@ -1,14 +1,18 @@
 """YuNet face detector (OpenCV ``cv2.FaceDetectorYN``) with a cached, checked model file.
 
-Model: ``face_detection_yunet_2023mar.onnx`` from the OpenCV model zoo
-(https://github.com/opencv/opencv_zoo, ``models/face_detection_yunet``, MIT licence). Its
-outputs are ``cls/obj/bbox/kps`` at strides 8/16/32, the layout OpenCV >= 4.8 expects.
+Model: ``face_detection_yunet_2026may.onnx`` from the OpenCV model zoo
+(https://github.com/opencv/opencv_zoo, ``models/face_detection_yunet``, MIT licence,
+229,738 bytes): the dynamic-input re-export of YuNet that OpenCV 5 loads (the older
+``2023mar`` file has another sha256, ``8f2383e4...``, and is not used). Its outputs are
+``cls/obj/bbox/kps`` at strides 8/16/32. The pinned sha256 is that of the team's offline
+copy (``../shared/models/face_detection_yunet.onnx``), and public projects that pin the zoo's
+2026may file list the same value.
 
 Where the file comes from (first hit wins):
 
 1. an explicit path (``--detector-model PATH`` / ``detector_model_path=``), used as given;
 2. ``$MSPT_FACE_DETECTOR``, used as given;
-3. ``<torch hub dir>/checkpoints/face_detection_yunet_2023mar.onnx``, downloaded from the zoo
+3. ``<torch hub dir>/checkpoints/face_detection_yunet_2026may.onnx``, downloaded from the zoo
    on first use through :func:`mspt_pyiqa.weights.download_atomic` (temporary file, sha256
    check, rename) and sha256-checked on every later use.
 """
@@ -28,11 +32,10 @@ from mspt_pyiqa.weights import WeightsError, download_atomic, hub_checkpoint_dir
 logger = logging.getLogger(__name__)
 
 DETECTOR_ENV = "MSPT_FACE_DETECTOR"
-YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-YUNET_URL = (
-    "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/" + YUNET_FILE
-)
-# sha256 of the zoo's 2023mar file (229,738 bytes), as checked against the team's offline copy.
+YUNET_FILE = "face_detection_yunet_2026may.onnx"
+# The zoo stores models in Git LFS: raw.githubusercontent.com would return the LFS pointer
+# file, media.githubusercontent.com serves the model itself.
+YUNET_URL = "https://media.githubusercontent.com/media/opencv/opencv_zoo/main/models/face_detection_yunet/" + YUNET_FILE
 YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
 
 # OpenCV's own defaults for FaceDetectorYN (opencv_zoo demo.py).
