@@ -136,6 +136,8 @@ def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[
     for key in ("num_gpu",):
         if key in recipe:
             opt[key] = recipe[key]
+    if opt.get("num_gpu", 0) == "auto":  # pyiqa's convention: every visible GPU (0 on a CPU machine)
+        opt["num_gpu"] = torch.cuda.device_count()
     opt["manual_seed"] = int(recipe.get("manual_seed", opt.get("manual_seed", 0))) + index
     opt.setdefault("path", {})
     opt.setdefault("logger", {})
@@ -168,13 +170,13 @@ def with_replay(opt: Dict[str, Any], previous: Sequence[Dict[str, Any]], recipe:
     return opt
 
 
-def init_distributed(recipe: Mapping[str, Any]) -> Dict[str, Any]:
-    """Join the process group when started by torchrun (``WORLD_SIZE`` > 1); gloo on CPU."""
+def init_distributed(recipe: Mapping[str, Any], num_gpu: Any) -> Dict[str, Any]:
+    """Join the process group when started by torchrun (``WORLD_SIZE`` > 1); gloo on CPU, nccl on GPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return {"dist": False, "rank": 0, "world_size": 1}
     if not dist.is_initialized():
-        use_gpu = recipe.get("num_gpu", 0) != 0 and torch.cuda.is_available()
+        use_gpu = num_gpu != 0 and torch.cuda.is_available()
         backend = recipe.get("dist_backend") or ("nccl" if use_gpu else "gloo")
         if use_gpu:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -218,7 +220,7 @@ def run_recipe(
     recipe = apply_dotted(load_yaml(recipe_path), overrides or {})
     if not recipe.get("stages"):
         raise RecipeError(f"{recipe_path}: no stages")
-    dist_info = init_distributed(recipe)
+    dist_info = init_distributed(recipe, stage_options(recipe, recipe_path.parent, 0).get("num_gpu", 0))
     main = dist_info["rank"] == 0
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = _add_log_file(out_dir) if main else None
@@ -289,7 +291,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
                 logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])
                 continue
             entries.append({"name": opt["name"], "checkpoint": res.best_checkpoint, "network": opt["network"], "val": opt["datasets"][val_key]})
-        use_gpu = recipe.get("num_gpu", resolved[0].get("num_gpu", 0)) != 0 and torch.cuda.is_available()
+        use_gpu = resolved[0].get("num_gpu", 0) != 0 and torch.cuda.is_available()
         table = forgetting_table(entries, torch.device("cuda" if use_gpu else "cpu"))
         md = write_forgetting(table, out_dir)
         summary["forgetting"] = table.to_dict(orient="records")
