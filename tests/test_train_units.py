@@ -173,3 +173,13 @@ def test_shipped_recipes_resolve(recipe_name):
     if recipe_name == "real_faces.yml":
         assert [s["layout"] for s in last] == ["meta_csv", "meta_csv", "vquala"]
         assert last[1]["split_index"] == "official_split"
+
+
+def test_recipe_anti_forgetting_wins_over_stage_file(tmp_path):
+    from mspt_pyiqa.train.recipe import stage_options
+    from mspt_pyiqa.train.toy import options_dir
+
+    stage = str(options_dir() / "stages" / "synthetic_stage2_336.yml")  # file says distill: 1.0
+    recipe = {"anti_forgetting": {"distill": 0.0, "l2_pull": 0.5}, "stages": [{"option": stage}, {"option": stage, "overrides": {"train": {"anti_forgetting": {"l2_pull": 2.0}}}}]}
+    assert stage_options(recipe, tmp_path, 0)["train"]["anti_forgetting"] == {"distill": 0.0, "distill_features": 0.0, "l2_pull": 0.5}
+    assert stage_options(recipe, tmp_path, 1)["train"]["anti_forgetting"]["l2_pull"] == 2.0

@@ -6,7 +6,7 @@ Recipe YAML (paths relative to the recipe file)::
     manual_seed: 123          # stage k trains with manual_seed + k
     num_gpu: 0                # optional, written into every stage (0 = CPU, auto = all GPUs)
     replay: {enabled: true, max_samples_per_source: null}
-    anti_forgetting: {distill: 1.0, distill_features: 0.0, l2_pull: 0.0}   # stages 2..n
+    anti_forgetting: {distill: 1.0, distill_features: 0.0, l2_pull: 0.0}   # wins over the stage files' values
     overrides: {}             # deep-merged into every stage's options
     stages:
       - option: ../stages/synthetic_stage1.yml
@@ -15,7 +15,8 @@ Recipe YAML (paths relative to the recipe file)::
 Each stage is a pyiqa option file (``model_type: MSPTModel``). The runner sets its
 ``path.pretrain_network`` to the previous stage's best checkpoint (sha256 recorded),
 prepends the previous stages' training sources to its training set (``replay: true``
-per sample) and writes ``train.anti_forgetting``. Run folder::
+per sample); the recipe's ``anti_forgetting`` replaces the stage files' values (a stage's
+own ``overrides`` still win). Run folder::
 
     run.json             seed, git commit, recipe, per-stage checkpoint hashes
     recipe.yml           the resolved recipe
@@ -128,6 +129,9 @@ def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[
     opt_file = Path(_resolve_path(spec["option"], recipe_dir))
     opt = load_yaml(opt_file)
     opt = deep_merge(opt, recipe.get("overrides"))
+    # Precedence: stage file < recipe-wide overrides < recipe anti_forgetting < this stage's overrides.
+    if recipe.get("anti_forgetting") is not None:
+        opt.setdefault("train", {})["anti_forgetting"] = deep_merge(opt.get("train", {}).get("anti_forgetting") or {}, recipe["anti_forgetting"])
     opt = deep_merge(opt, spec.get("overrides"))
     for dopt in opt.get("datasets", {}).values():
         # Relative data paths follow pyiqa's convention (the working directory); the
@@ -244,12 +248,10 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         write_yaml(out_dir / "recipe.yml", recipe)
     resolved: List[Dict[str, Any]] = []
     results: List[StageResult] = []
-    af = recipe.get("anti_forgetting") or {}
     for k in range(len(recipe["stages"])):
         opt = with_replay(stage_options(recipe, recipe_path.parent, k), resolved, recipe)
         if results:
             opt["path"]["pretrain_network"] = results[-1].best_checkpoint
-            opt["train"]["anti_forgetting"] = deep_merge(dict(af), opt["train"].get("anti_forgetting"))
         opt.update(dist_info, is_train=True, auto_resume=False)
         stage_dir = out_dir / f"{k + 1}_{opt['name']}"
         done = stage_dir / "result.json"
