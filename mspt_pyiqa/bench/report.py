@@ -43,6 +43,8 @@ def machine_info() -> Dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "pyiqa": getattr(pyiqa, "__version__", "?"),
+        # the machine may be shared: timings taken under load are slower than on an idle one
+        "load_avg_1_5_15": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
     }
 
@@ -92,7 +94,7 @@ def markdown_table(results: List[Dict[str, Any]]) -> str:
                   "|---|---|---|---|---|---|---|"]
         for r in sorted(rest, key=lambda r: (r.get("status", ""), r["metric"])):
             timed = r.get("timing_only_random_weights")
-            eff = (_params(r.get("params")), _f(r.get("gflops"), 2), _f(r.get("ms_per_image"), 1)) if timed else ("-", "-", r.get("efficiency_note", "-") if r.get("status") == "cannot load" else "-")
+            eff = (_params(r.get("params")), _f(r.get("gflops"), 2), _f(r.get("ms_per_image"), 1) if r.get("ms_per_image") else r.get("efficiency_note", "-")) if timed else ("-", "-", r.get("efficiency_note", "-") if r.get("status") == "cannot load" else "-")
             reason = str(r.get("reason", "")).replace("|", "/")[:220]
             lines.append(f"| {r['metric']} | {r.get('mode', '')} | {r.get('status')} | {reason} | {eff[0]} | {eff[1]} | {str(eff[2]).replace('|', '/')} |")
     return "\n".join(lines)
@@ -129,7 +131,7 @@ def write_outputs(out_dir: Path, results: List[Dict[str, Any]], meta: Dict[str, 
     atomic_write_text(out_dir / "order.csv", pd.DataFrame(order_rows).to_csv(index=False, float_format="%.4f"))
     md = [f"# Leaderboard ({meta.get('title', 'mspt-face bench')})", ""]
     m = meta.get("machine", {})
-    md += [f"Machine: {m.get('cpu', '?')}, {m.get('cpu_count', '?')} CPUs, torch {m.get('torch')} with {m.get('torch_threads')} thread(s), pyiqa {m.get('pyiqa')}; {m.get('date_utc')} UTC.", ""]
+    md += [f"Machine: {m.get('cpu', '?')}, {m.get('cpu_count', '?')} CPUs, torch {m.get('torch')} with {m.get('torch_threads')} thread(s), pyiqa {m.get('pyiqa')}; {m.get('date_utc')} UTC; load average (1/5/15 min) at report time {m.get('load_avg_1_5_15')}.", ""]
     md += [f"Command: `{meta.get('command', '')}`", ""]
     md += [f"Costs: {meta.get('timing', '')}; GFLOPs: {meta.get('flops_convention', '')}. "
            f"Statistics: 95% percentile-bootstrap CIs ({meta.get('n_boot')} resamples, seed {meta.get('seed')}); "

@@ -42,6 +42,7 @@ class RunConfig:
     timing_size: int = 512  # square input (a resized dataset image) for every efficiency measurement
     timing_cache: Optional[Path] = None  # shared across datasets/runs; default <out_dir>/timing_cache
     random_timing: bool = True  # time unavailable learned metrics with random weights
+    timing_budget_s: float = 90.0  # per metric, build + measurement; beyond it the row says so
 
 
 def metric_key(name: str, mspt_weights: Optional[Path]) -> str:
@@ -126,7 +127,13 @@ def _efficiency(metric: Any, name: str, dataset: BenchDataset, mode: str, cfg: R
     if sample is None:
         return {"efficiency_note": "no readable sample image"}
     try:
-        out = efficiency.measure(metric, sample[0], sample[1], runs=cfg.timing_runs)
+        with efficiency.time_limit(cfg.timing_budget_s):
+            out = efficiency.measure(metric, sample[0], sample[1], runs=cfg.timing_runs)
+    except efficiency.TimeBudgetExceeded:
+        out = {"params": efficiency.count_params(metric), "ms_per_image": None, "gflops": None,
+               "efficiency_note": f"not timed: one call takes over {cfg.timing_budget_s:g} s here (--timing-budget)"}
+        atomic_write_json(path, {**out, "measured_for": name})
+        return out
     except Exception as err:  # noqa: BLE001
         return {"efficiency_note": f"timing failed: {type(err).__name__}: {err}"[:200]}
     atomic_write_json(path, {**out, "measured_for": name})
@@ -175,8 +182,9 @@ def run_metric(dataset: BenchDataset, name: str, cfg: RunConfig, explicit: bool)
 def _random_timing(name: str, mode: str, dataset: BenchDataset, cfg: RunConfig) -> Dict[str, Any]:
     """Efficiency of the architecture with random weights (timing only), or a note why not."""
     try:
-        metric = efficiency.random_weights(name, cfg.device)
-    except Exception as err:  # noqa: BLE001
+        with efficiency.time_limit(cfg.timing_budget_s):
+            metric = efficiency.random_weights(name, cfg.device)
+    except Exception as err:  # noqa: BLE001 - includes TimeBudgetExceeded
         return {"efficiency_note": f"random-weights build failed: {type(err).__name__}: {err}"[:200]}
     out = _efficiency(metric, name, dataset, mode, cfg)
     out["timing_only_random_weights"] = True

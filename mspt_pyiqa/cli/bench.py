@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing-size", type=int, default=512, help="square input side (px) for params/GFLOPs/ms measurements")
     parser.add_argument("--timing-cache", type=Path, default=None,
                         help="shared timing cache (default OUT/timing_cache); timings are per machine, reused across runs and datasets")
+    parser.add_argument("--timing-budget", type=float, default=90.0,
+                        help="seconds allowed per metric for the cost measurement (a slower metric is listed as 'not timed')")
     parser.add_argument("--no-random-timing", action="store_true", help="do not time unavailable learned metrics with random weights")
     parser.add_argument("--offline", choices=["auto", "yes", "no"], default="auto",
                         help="Hugging Face hub offline mode: auto = on when huggingface.co is unreachable (fast failures)")
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         params_cache=args.params_cache,
         timing_runs=args.timing_runs,
         timing_size=args.timing_size,
+        timing_budget_s=args.timing_budget,
         timing_cache=args.timing_cache,
         random_timing=not args.no_random_timing,
     )
