@@ -176,6 +176,9 @@ def test_builder_levels_mode(faces_dir: Path, tmp_path: Path) -> None:
         if g.degradation.iloc[0] != "pristine":
             assert sorted(g["level"]) == [1, 2, 3]
             assert g.sort_values("severity")["mos"].is_monotonic_decreasing
+            assert g["seed"].nunique() == 1  # same pattern / chain composition along the ladder
+            steps = {">".join(p.split(":")[0] for p in parts.split(">")) for parts in g["parts"]}
+            assert len(steps) == 1
 
 
 def test_cli_build_and_guards(faces_dir: Path, tmp_path: Path) -> None:

@@ -100,11 +100,15 @@ def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, s
 
 
 def _jobs_levels(sampler: DegradationSampler, src: Source, kinds: Sequence[str], stage: str, seed: int):
-    """Every kind x level of one photo (plus the pristine row), for within-photo order checks."""
+    """Every kind x level of one photo (plus the pristine row), for within-photo order checks.
+
+    One seed per (photo, kind) across levels: the ladder keeps the same noise pattern, blur
+    angle, cast hue and chain composition and only the strength changes.
+    """
     jobs = [(PRISTINE, 0.0, PRISTINE, 0, "pristine")]
     for kind in kinds:
+        s = stable_hash(f"levels|{stage}|{src.source_id}|{kind}", seed) & SEED_MASK
         for li, sev in enumerate(sampler.levels, start=1):
-            s = stable_hash(f"levels|{stage}|{src.source_id}|{kind}|{li}", seed) & SEED_MASK
             jobs.append((kind, float(sev), kind, s, f"{kind}_L{li}"))
     return jobs
 
