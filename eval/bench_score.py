@@ -46,30 +46,37 @@ PY = sys.executable
 def run_measured(cmd: List[str]) -> Tuple[float, float, float]:
     """Run ``cmd``; return (wall s, peak RSS of its process tree in MiB, CPU s of the tree). Raises on failure.
 
-    CPU seconds (user + system of the command and every descendant it reaped, from
-    ``getrusage(RUSAGE_CHILDREN)``) hardly depend on how busy the machine is; wall time does.
+    CPU seconds (user + system) are summed over every process of the tree (command,
+    forkserver, DataLoader workers), each at its last sample (50 ms apart), or from
+    ``getrusage(RUSAGE_CHILDREN)`` if that is larger; unlike wall time they hardly depend on
+    how busy the machine is.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ps = psutil.Process(proc.pid)
     peak = 0
+    cpu_seen: Dict[int, float] = {}
     while proc.poll() is None:
         try:
             procs = [ps] + ps.children(recursive=True)
-            rss = 0
-            for p in procs:
-                try:
-                    rss += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            peak = max(peak, rss)
         except psutil.Error:
-            pass
+            procs = []
+        rss = 0
+        for p in procs:
+            try:
+                with p.oneshot():
+                    rss += p.memory_info().rss
+                    t = p.cpu_times()
+                    cpu_seen[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        peak = max(peak, rss)
         time.sleep(0.05)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = max(reaped, sum(cpu_seen.values()))
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}")
