@@ -79,6 +79,8 @@ class Preprocessor:
             img = load_image(path, min_side=cfg.min_side, max_pixels=cfg.max_pixels, max_side=cfg.max_side)
         except ImageLoadError as err:
             return Prepared(path, err.status, err.message)
+        except Exception as err:  # a decoder bug or an unforeseen format: this file fails, the run goes on
+            return Prepared(path, "error", f"{path}: cannot decode ({type(err).__name__}: {err})")
         notes = "; ".join(img.notes)
         h, w = img.rgb.shape[:2]
         # Boxes are reported in pixels of the full-resolution upright (EXIF-applied) image.
