@@ -88,7 +88,7 @@ def _stem(source_id: str) -> str:
     return Path(source_id).with_suffix("").as_posix().replace("/", "__")
 
 
-def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, seed: int) -> List[Tuple[str, float, str, int, str]]:
+def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, seed: int) -> List["Job"]:
     """``(kind, severity, tag, apply_seed, file_suffix)`` for n random draws of one photo."""
     jobs = []
     for i in range(n):
@@ -99,7 +99,11 @@ def _jobs_random(sampler: DegradationSampler, src: Source, n: int, stage: str, s
     return jobs
 
 
-def _jobs_levels(sampler: DegradationSampler, src: Source, kinds: Sequence[str], stage: str, seed: int):
+Job = Tuple[str, float, str, int, str]  # (kind, severity, tag, apply_seed, file_suffix)
+TaskResult = Tuple[List[Dict[str, Any]], int, int, Optional[Tuple[str, str]]]
+
+
+def _jobs_levels(sampler: DegradationSampler, src: Source, kinds: Sequence[str], stage: str, seed: int) -> List[Job]:
     """Every kind x level of one photo (plus the pristine row), for within-photo order checks.
 
     One seed per (photo, kind) across levels: the ladder keeps the same noise pattern, blur
@@ -124,7 +128,7 @@ def _init_worker(ctx: Dict[str, Any]) -> None:
     _CTX["sampler"] = DegradationSampler(ctx["config"])
 
 
-def _process_task(task: Tuple[Source, str, Dict[Tuple[str, int], Dict[str, Any]]]):
+def _process_task(task: Tuple[Source, str, Dict[Tuple[str, int], Dict[str, Any]]]) -> TaskResult:
     """Write one source photo's images; returns ``(rows, written, resumed, error or None)``.
 
     Any failure drops this photo's rows and is returned as ``(path, reason)``: one bad photo
@@ -187,8 +191,8 @@ def build_stage(
     """Build one stage's images and CSV under ``out_dir``; returns a :class:`BuildResult`.
 
     ``levels_mode`` writes every test-split photo at every kind of the stage x every level
-    to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps the first N photos
-    per source set (by a seeded shuffle), for quick or test builds. ``workers > 1`` degrades
+    to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps N photos per source set
+    (a seeded choice; in levels mode N test photos), for quick or test builds. ``workers > 1`` degrades
     photos in that many processes (results are identical: every image has its own seed).
     """
     out_dir = Path(out_dir).resolve()
@@ -200,6 +204,8 @@ def build_stage(
     if not sources:
         raise ValueError(f"no source photos under {faces} for sets {config.get('sources')}")
     splits = assign_splits([s.source_id for s in sources], dict(config.get("split", {"val": 0.1, "test": 0.1})), seed)
+    if levels_mode:  # before --limit, so that the limit counts test photos
+        sources = [s for s in sources if splits[s.source_id] == "test"]
     if limit:
         chosen: List[Source] = []
         for sset in sorted({s.source_set for s in sources}):
@@ -209,8 +215,6 @@ def build_stage(
         sources = chosen
     n = int(samples_per_source or config.get("samples_per_source", 4))
     kinds = list(dict.fromkeys(e["kind"] for e in sampler.entries))
-    if levels_mode:
-        sources = [s for s in sources if splits[s.source_id] == "test"]
     csv_path = out_dir / (f"{stage}_levels.csv" if levels_mode else f"{stage}.csv")
     img_dir = f"{stage}_levels" if levels_mode else stage
 

@@ -49,7 +49,10 @@ def list_sources(root: Path, sets: Optional[Sequence[str]] = None) -> List[Sourc
     manifest = root / "manifest.csv"
     if manifest.is_file():
         with open(manifest, newline="", encoding="utf-8") as f:
-            rels = [row["path"].replace("\\", "/") for row in csv.DictReader(f)]
+            reader = csv.DictReader(f)
+            if "path" not in (reader.fieldnames or []):
+                raise ValueError(f"{manifest}: needs a 'path' column, found {reader.fieldnames}")
+            rels = [row["path"].replace("\\", "/") for row in reader]
     else:
         rels = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS]
     out = [Source(r, _source_set(r), root / r) for r in rels]
