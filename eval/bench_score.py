@@ -14,7 +14,8 @@ topiq_nr-face: pyiqa's ``CFANet`` with its topiq_nr-face options (``semantic_mod
 resnet50``, ``test_img_size=512``, ``use_ref=False``) but ``pretrained=False,
 backbone_pretrain=False`` (random weights, nothing downloaded) and ``align_crop_face=False``
 (its RetinaFace detection would need a download; leaving it out makes topiq *faster* than
-the real metric, so the ratio is conservative). Same images, same decoding (our loader),
+the real metric, so the ratio is conservative); ``model_name`` is a neutral string because a
+name containing ``gfiqa`` makes CFANet build that RetinaFace helper. Same images, same decoding (our loader),
 batch 1 and 16, run as a subprocess the same way.
 
 Peak memory: the largest sum of RSS over the process tree (main process, workers,
@@ -93,7 +94,9 @@ def topiq_worker(folder: str, batch: int) -> None:
     from mspt_pyiqa.imageio import load_image
 
     torch.manual_seed(0)
-    net = CFANet(semantic_model_name="resnet50", model_name="topiq_nr_cgfiqa_res50", use_ref=False, test_img_size=512,
+    # model_name only selects a checkpoint (none loaded here) and, when it contains "gfiqa",
+    # builds facexlib's RetinaFace helper, which downloads weights: a neutral name avoids that.
+    net = CFANet(semantic_model_name="resnet50", model_name="topiq_nr_face_timing_res50", use_ref=False, test_img_size=512,
                  pretrained=False, backbone_pretrain=False, align_crop_face=False).eval()
     files = sorted(str(p) for p in Path(folder).glob("*.jpg"))
     rows = []
