@@ -38,6 +38,11 @@ class Pool:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def subset(self, index: np.ndarray) -> "Pool":
+        """The pool restricted to ``index`` (same resolution)."""
+        return Pool(self.images[index], self.labels[index], self.source_ids[index], self.kinds[index],
+                    self.severities[index], self.resolution, list(self.failed))
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)

@@ -31,7 +31,7 @@ from mspt_pyiqa.corpus.sampler import DegradationSampler
 from mspt_pyiqa.corpus.sources import assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
 from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
-from mspt_pyiqa.release.trainer import StageData, fit_teacher, forgetting_table, teacher_targets, train_stage
+from mspt_pyiqa.release.trainer import StageData, fit_teacher, forgetting_table, train_stage
 from mspt_pyiqa.teacher import MobileNetV2Teacher, fetch_mobilenet_v2_imagenet
 from mspt_pyiqa.weights import read_checkpoint, sha256_file
 
@@ -80,7 +80,11 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
 
 
 def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> MobileNetV2Teacher:
-    """The trained teacher; on first run also caches its targets on the last stage's pool."""
+    """The trained teacher; on first run also caches its targets on its training subset.
+
+    The teacher trains on ``teacher.max_images`` images of the last stage's pool (a seeded
+    subset: its frozen lower blocks cost as much as the student's whole stage on 2 cores).
+    """
     tcfg = cfg["teacher"]
     teacher = MobileNetV2Teacher(fetch_mobilenet_v2_imagenet(), split_block=int(tcfg.get("split_block", 14)))
     path = out / "teacher.pth"
@@ -88,27 +92,28 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
         teacher.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         teacher.eval()
         return teacher
-    fig, (score, feat) = fit_teacher(teacher, pools["train"][-1], pools["val"][-1], tcfg, int(cfg["seed"]))
-    np.savez(out / f"teacher_targets_{len(pools['train']) - 1}.npz", score=score, feat=feat)
+    last = pools["train"][-1]
+    subset = np.sort(np.random.default_rng(int(cfg["seed"])).permutation(len(last))[: int(tcfg.get("max_images", len(last)))])
+    fig, (score, feat) = fit_teacher(teacher, last.subset(subset), pools["val"][-1], tcfg, int(cfg["seed"]))
+    np.savez(out / "teacher_subset_targets.npz", index=subset, score=score, feat=feat)
     torch.save(teacher.state_dict(), path)
-    (out / "teacher_record.json").write_text(json.dumps({"val": fig}, indent=2))
+    (out / "teacher_record.json").write_text(json.dumps({"val": fig, "train_images": int(len(subset))}, indent=2))
     return teacher
 
 
-def stage_targets(cfg: Dict[str, Any], out: Path, teacher: MobileNetV2Teacher, pools: Dict[str, Any]) -> List[StageData]:
-    """Train pools with cached teacher targets for the stages that use the teacher."""
-    data = []
-    for k, (stage, pool) in enumerate(zip(cfg["stages"], pools["train"])):
-        if not stage.get("teacher_targets", True):
-            data.append(StageData(pool, None, None))
-            continue
-        path = out / f"teacher_targets_{k}.npz"
-        if not path.is_file():
-            score, feat = teacher_targets(teacher, pool)
-            np.savez(path, score=score, feat=feat)
-        t = np.load(path)
-        data.append(StageData(pool, t["score"], t["feat"]))
-    return data
+def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) -> StageData:
+    """Train pool ``k`` with teacher targets where the stage uses them (NaN where none)."""
+    pool = pools["train"][k]
+    if not cfg["stages"][k].get("teacher_targets", True):
+        return StageData(pool, None, None)
+    get_teacher(cfg, out, pools)
+    if k != len(cfg["stages"]) - 1:
+        raise ValueError("teacher targets are cached for the last stage's pool only")
+    t = np.load(out / "teacher_subset_targets.npz")
+    score = np.full(len(pool), np.nan, np.float32)
+    feat = np.zeros((len(pool), t["feat"].shape[1]), np.float16)
+    score[t["index"]], feat[t["index"]] = t["score"], t["feat"]
+    return StageData(pool, score, feat)
 
 
 def markdown_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
@@ -124,13 +129,11 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     (out / "run_info.json").write_text(json.dumps({"seed": cfg["seed"], "git_commit": git_commit(),
                                                    "started": dt.datetime.now().isoformat()}, indent=2))
     pools = make_pools(cfg, out)
-    teacher = get_teacher(cfg, out, pools)
-    data = stage_targets(cfg, out, teacher, pools)
-    teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
-    teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
+    data: List[StageData] = []
     records, ckpts, prev = [], [], None
     for k, stage in enumerate(cfg["stages"]):
         rec_path = out / f"{stage['name']}_record.json"
+        data.append(stage_data(cfg, out, k, pools))
         if k > 0 and prev is not None:  # frozen previous stage's scores on replayed data
             pnet = MSPTNet(pretrained=False, test_img_size=None)
             pnet.load_state_dict(read_checkpoint(prev))
@@ -144,6 +147,9 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         records.append(rec)
         prev = Path(rec["best_checkpoint"])
         ckpts.append(prev)
+    teacher = get_teacher(cfg, out, pools)
+    teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
+    teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
     names = [s["name"] for s in cfg["stages"]]
     table = forgetting_table(ckpts, names, pools["val"])
     final = MSPTNet(pretrained=False, test_img_size=int(cfg["stages"][-1]["resolution"]))

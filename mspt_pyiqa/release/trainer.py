@@ -177,11 +177,14 @@ def train_stage(
         pred, feat = net(x, return_features=True)
         pred = pred.squeeze(1)
         loss = loss_w.get("label", 1.0) * F.mse_loss(pred, y) + loss_w.get("plcc", 0.5) * plcc_loss(pred, y)
-        if loss_w.get("teacher_score", 0.0) and d.t_score is not None:
-            loss = loss + loss_w["teacher_score"] * F.mse_loss(pred, torch.from_numpy(d.t_score[idx]))
-        if loss_w.get("teacher_feat", 0.0) and d.t_feat is not None:
-            tf = torch.from_numpy(d.t_feat[idx]).float()
-            loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat), tf, dim=1)).mean()
+        has_t = torch.from_numpy(np.isfinite(d.t_score[idx])) if d.t_score is not None else None
+        if has_t is not None and bool(has_t.any()):  # teacher targets exist for part of the pool
+            ts = torch.from_numpy(d.t_score[idx])
+            if loss_w.get("teacher_score", 0.0):
+                loss = loss + loss_w["teacher_score"] * F.mse_loss(pred[has_t], ts[has_t])
+            if loss_w.get("teacher_feat", 0.0):
+                tf = torch.from_numpy(d.t_feat[idx]).float()[has_t]
+                loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat[has_t]), tf, dim=1)).mean()
         if src < k and d.prev_score is not None and loss_w.get("prev_stage", 0.0):
             loss = loss + loss_w["prev_stage"] * F.mse_loss(pred, torch.from_numpy(d.prev_score[idx]))
         opt.zero_grad()
