@@ -183,3 +183,25 @@ def test_recipe_anti_forgetting_wins_over_stage_file(tmp_path):
     recipe = {"anti_forgetting": {"distill": 0.0, "l2_pull": 0.5}, "stages": [{"option": stage}, {"option": stage, "overrides": {"train": {"anti_forgetting": {"l2_pull": 2.0}}}}]}
     assert stage_options(recipe, tmp_path, 0)["train"]["anti_forgetting"] == {"distill": 0.0, "distill_features": 0.0, "l2_pull": 0.5}
     assert stage_options(recipe, tmp_path, 1)["train"]["anti_forgetting"]["l2_pull"] == 2.0
+
+
+def test_fresh_stage_ignores_anti_forgetting(tmp_path):
+    from mspt_pyiqa.train.pyiqa_model import MSPTModel
+
+    torch.manual_seed(0)
+    opt = {
+        "name": "fresh", "num_gpu": 0, "is_train": True, "dist": False, "rank": 0, "world_size": 1,
+        "network": {"type": "MSPTNet", "pretrained": False, "test_img_size": 32},
+        "path": {"pretrain_network": None},
+        "train": {"optim": {"type": "AdamW", "lr": 1e-3}, "scheduler": {"type": "CosineAnnealingLR", "T_max": 1},
+                  "anti_forgetting": {"distill": 1.0, "l2_pull": 1.0}, "init_head": {"weight_std": 0.0, "bias": 0.5}},
+        "val": {"metrics": {"srcc": {"type": "calculate_srcc"}}},
+    }
+    model = MSPTModel(opt)
+    assert model.prev_net is None and model.l2_pull_weight == 0.0
+    model.feed_data({"img": torch.rand(2, 3, 32, 32), "mos_label": torch.rand(2, 1), "replay": torch.zeros(2)})
+    model.optimize_parameters(1)
+    assert "l_l2_pull" not in model.get_current_log()
+    model.net.eval()
+    with torch.no_grad():
+        assert torch.allclose(model.net(torch.rand(2, 3, 32, 32)), torch.full((2, 1), 0.5), atol=0.01)  # head init: bias 0.5

@@ -131,7 +131,10 @@ class MSPTModel(GeneralIQAModel):
         self.distill_weight = float(af.get("distill", 0.0))
         self.distill_feat_weight = float(af.get("distill_features", 0.0))
         self.l2_pull_weight = float(af.get("l2_pull", 0.0))
-        needs_prev = self.opt["path"].get("pretrain_network") and (self.distill_weight or self.distill_feat_weight or self.l2_pull_weight)
+        if not self.opt["path"].get("pretrain_network"):
+            # A fresh stage has no previous stage to stay close to.
+            self.distill_weight = self.distill_feat_weight = self.l2_pull_weight = 0.0
+        needs_prev = bool(self.distill_weight or self.distill_feat_weight or self.l2_pull_weight)
         self.prev_net = None
         if needs_prev:
             # Frozen copy of the stage's starting weights (the previous stage's best).
