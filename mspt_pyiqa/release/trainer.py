@@ -156,6 +156,12 @@ def train_stage(
         net.load_state_dict(read_checkpoint(init_ckpt))
         record["init_checkpoint"] = str(init_ckpt)
         record["init_sha256"] = sha256_file(init_ckpt)
+    else:
+        # timm initialises a 1-output Linear U(-1, 1) (range 1/sqrt(fan_out)): scores start at
+        # tens on [0, 1] labels. A regression head starts small, at the mean label.
+        head = net.model.get_classifier()
+        nn.init.normal_(head.weight, std=0.001)
+        nn.init.constant_(head.bias, float(data[k].pool.labels.mean()))
     proj = nn.Linear(1024, FEATURE_DIM)
     params = list(net.parameters()) + list(proj.parameters())
     iters, bs = int(stage["iterations"]), int(stage.get("batch_size", 48))
