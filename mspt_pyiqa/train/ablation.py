@@ -133,7 +133,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         tables[v] = pd.read_csv(args.out / v.replace("+", "_") / "forgetting.csv")
     summary = summarize(tables)
     settings = (f"`python -m mspt_pyiqa.train.ablation --out {args.out} --per-stage {args.per_stage} --val {args.val} "
-                f"--epochs {args.epochs} --batch {args.batch}`: {args.per_stage} faces per stage ({args.val} val), "
+                f"--resolutions {' '.join(map(str, args.resolutions))} --batch {args.batch} --epochs {args.epochs} --lr-scale {args.lr_scale:g}`: {args.per_stage} faces per stage ({args.val} val), "
                 f"stages {'/'.join(map(str, args.resolutions))} px, {args.epochs} epochs each, batch {args.batch}, the shipped synthetic stage files "
                 f"(AdamW, lr ({' / '.join(f'{lr * args.lr_scale:g}' for lr in STAGE_LR)}), cosine, MSE + PLCC loss), from scratch (no ImageNet weights offline), seed {base['manual_seed']}; "
                 "stage 1 SCUT + Gaussian blur, stage 2 CelebA-HQ-like + Gaussian noise, stage 3 AAF + JPEG; labels 1 - severity.")
