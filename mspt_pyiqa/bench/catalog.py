@@ -46,8 +46,10 @@ PARAMS_SOURCE: Dict[str, str] = {
 # mspt_face, whose alignment is off by default), so they are timed without it.
 RANDOM_BUILD_OPTIONS: Dict[str, Dict[str, object]] = {
     "mspt_face": {"pretrained": False},  # before the first release: architecture only
-    "topiq_nr-face": {"align_crop_face": False},
-    "topiq_nr-face-v1": {"align_crop_face": False},
+    # model_name only picks the checkpoint, but a 'gfiqa' name also builds the RetinaFace
+    # helper at init (a download); the non-face name keeps the computation identical.
+    "topiq_nr-face": {"align_crop_face": False, "model_name": "cfanet_nr_koniq_res50"},
+    "topiq_nr-face-v1": {"align_crop_face": False, "model_name": "cfanet_nr_koniq_res50"},
     "topiq_nr_swin-face": {"align_crop_face": False},
 }
 
