@@ -98,7 +98,8 @@ def run(out_dir: Path, repeats: int) -> Dict[str, Any]:
     net = MSPTNet(pretrained=False, test_img_size=shipped).eval()
     report = {
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "python": sys.version.split()[0]},
+                    "torch": torch.__version__, "python": sys.version.split()[0],
+                    "load_average_1min_at_start": round(os.getloadavg()[0], 2)},
         "flop_convention": "FLOPs = 2 x MACs, torch.utils.flop_counter.FlopCounterMode (conv + linear)",
         "rows": rows,
         "shipped_size": shipped,
@@ -120,7 +121,8 @@ def markdown(r: Dict[str, Any]) -> str:
     lines = [
         "# MSPT efficiency", "",
         f"Produced by `python eval/efficiency.py --out eval/reports` on {m['cpu']}, {m['cores']} cores, "
-        f"torch {m['torch']} with {m['torch_threads']} threads, Python {m['python']}.", "",
+        f"torch {m['torch']} with {m['torch_threads']} threads, Python {m['python']}; 1-minute load average "
+        f"{m['load_average_1min_at_start']} when it started (other jobs on the machine make timings noisy).", "",
         f"GFLOPs convention: {r['flop_convention']}. Latency: median of repeated batch-1 forward passes "
         "(network only, input already a tensor); throughput: batch 16.", "",
         "| input (px) | parameters | GFLOPs | GMACs | CPU latency, batch 1 (ms) | CPU throughput, batch 16 (img/s) |",

@@ -20,6 +20,7 @@ problem. What it does with unusual files (each case is recorded in ``LoadedImage
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -29,7 +30,7 @@ from typing import List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 DEFAULT_MIN_SIDE = 32
 DEFAULT_MAX_PIXELS = 2**27
@@ -90,6 +91,18 @@ def _to_rgb8(img: Image.Image, notes: List[str]) -> np.ndarray:
     return np.asarray(img)
 
 
+@contextlib.contextmanager
+def _strict_decoding():
+    """Decode strictly: pyiqa's AVA dataset module sets ``ImageFile.LOAD_TRUNCATED_IMAGES = True``
+    when imported, after which Pillow silently accepts truncated files."""
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
 def load_image(
     path: Union[str, Path],
     min_side: int = DEFAULT_MIN_SIDE,
@@ -104,7 +117,7 @@ def load_image(
         raise ImageLoadError("not_image", f"{path}: not a regular file")
     notes: List[str] = []
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _strict_decoding():
             # Our own max_pixels check below replaces Pillow's bomb warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:

@@ -171,3 +171,24 @@ def test_decompression_bomb_refused_without_decoding(tmp_path: Path) -> None:
         bomb = tmp_path / name
         _png_with_header_size(small, bomb, w, h)
         assert _status(bomb) == "too_large"
+
+
+def test_truncated_file_is_corrupt_even_after_pyiqa_relaxed_pillow(tmp_path) -> None:
+    """pyiqa's AVA dataset module sets Pillow's LOAD_TRUNCATED_IMAGES globally on import."""
+    import io
+
+    import numpy as np
+    import pytest
+    from PIL import Image, ImageFile
+
+    import pyiqa.data.ava_dataset  # noqa: F401  (the side effect under test)
+    from mspt_pyiqa.imageio import ImageLoadError, load_image
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(buf, "JPEG")
+    bad = tmp_path / "cut.jpg"
+    bad.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageLoadError) as err:
+        load_image(bad)
+    assert err.value.status == "corrupt" and "cut.jpg" in str(err.value)
