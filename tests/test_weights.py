@@ -130,3 +130,10 @@ def test_save_checkpoint_is_atomic_and_roundtrips(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["ck.pth"]
     state = W.read_checkpoint(path)
     assert set(state) == set(net.state_dict())
+
+
+def test_no_release_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a first release (catalog default: null) create_metric says so and how to proceed."""
+    monkeypatch.setattr(W, "default_entry_name", lambda path=None: None)
+    with pytest.raises(W.WeightsError, match="no released weights.*pretrained_model_path"):
+        pyiqa.create_metric("mspt_face", device="cpu", weights_name=None)
