@@ -6,7 +6,7 @@ Usage::
 
 Writes ``efficiency.json`` and ``efficiency.md``. FLOPs = 2 x MACs, counted by PyTorch's
 ``FlopCounterMode`` (convolutions and linear layers; element-wise ops are not counted).
-Other counters (thop, ptflops, fvcore), when installed, are listed for comparison at the
+The counters are those of the leaderboard harness (`mspt_pyiqa.bench.efficiency`). Other counters (thop, ptflops, fvcore), when installed, are listed for comparison at the
 shipped size. The VQualA 2025 FIQA limits (<= 0.5 GFLOPs, <= 5M parameters) are checked at
 the shipped input size (the catalog's default release, else 448 px).
 """
@@ -26,7 +26,7 @@ import torch
 
 import mspt_pyiqa  # noqa: F401  (registers mspt_face)
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.efficiency import count_flops, count_parameters, time_forward
+from mspt_pyiqa.bench.efficiency import count_gflops, count_params, time_ms
 from mspt_pyiqa.registration import metric_config
 
 SIZES = (224, 336, 448, 512)
@@ -84,14 +84,15 @@ def run(out_dir: Path, repeats: int) -> Dict[str, Any]:
     rows: List[Dict[str, Any]] = []
     for size in SIZES:
         net = MSPTNet(pretrained=False, test_img_size=size).eval()
-        params = count_parameters(net)
-        gflops = count_flops(net, (1, 3, size, size)) / 1e9
-        lat = time_forward(net, (1, 3, size, size), repeats=repeats)
-        thr = time_forward(net, (16, 3, size, size), repeats=max(3, repeats // 4))
+        x1, x16 = torch.rand(1, 3, size, size), torch.rand(16, 3, size, size)
+        params = count_params(net)
+        gflops, _ = count_gflops(lambda: net(x1))
+        lat_ms = time_ms(lambda: net(x1), runs=repeats, budget_s=60.0)
+        thr_ms = time_ms(lambda: net(x16), runs=max(3, repeats // 4), budget_s=60.0)
         rows.append({
             "size": size, "params": params, "gflops": round(gflops, 4), "gmacs": round(gflops / 2, 4),
-            "latency_ms_b1": round(lat["median_s"] * 1e3, 2),
-            "throughput_img_s_b16": round(16 / thr["median_s"], 1),
+            "latency_ms_b1": round(lat_ms, 2),
+            "throughput_img_s_b16": round(16 / (thr_ms / 1e3), 1),
         })
         logger.info("%s", rows[-1])
     at_shipped = next(r for r in rows if r["size"] == shipped)
