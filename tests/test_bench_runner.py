@@ -118,3 +118,21 @@ def test_cli_end_to_end_with_own_checkpoint(corpus, tmp_path):
     assert rows["mspt_face"]["params_source"].startswith("checkpoint")
     table = (out / "leaderboard.md").read_text()
     assert "mspt_face" in table and "Within-photo order" in table
+
+
+def test_mspt_cache_key_follows_the_default_release(monkeypatch, tiny_checkpoint):
+    """Cached mspt_face scores are keyed by the checkpoint, so a new default release is rescored."""
+    import dataclasses
+
+    from mspt_pyiqa import weights as W
+
+    assert runner.metric_key("niqe", None) == "niqe"
+    assert runner.metric_key("mspt_face", tiny_checkpoint) == f"mspt_face@{W.sha256_file(tiny_checkpoint)[:12]}"
+    fake = W.WeightsEntry("next", "next.pth", "f" * 64, 224, "mobilenetv3_small_100", "x", "x", "2026-01-01")
+    monkeypatch.setattr(W, "default_entry_name", lambda path=None: "next")
+    monkeypatch.setattr(W, "get_entry", lambda name=None: fake)
+    assert runner.metric_key("mspt_face", None) == "mspt_face@ffffffffffff"
+    monkeypatch.setattr(W, "get_entry", lambda name=None: dataclasses.replace(fake, sha256="a" * 64))
+    assert runner.metric_key("mspt_face", None) == "mspt_face@aaaaaaaaaaaa"
+    monkeypatch.setattr(W, "default_entry_name", lambda path=None: None)
+    assert runner.metric_key("mspt_face", None) == "mspt_face"

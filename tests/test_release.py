@@ -49,3 +49,12 @@ def test_degradations_lower_the_demo_score(metric, demo_paths: List[Path]) -> No
 def test_scores_in_range_on_real_faces(metric, face_paths: List[Path]) -> None:
     scores = [float(metric(str(p))) for p in face_paths]
     assert all(-0.25 < s < 1.25 for s in scores), scores
+
+
+@pytest.mark.parametrize("name", sorted(W.load_catalog()))
+def test_every_catalog_release_loads_by_name(name: str, demo_paths: List[Path]) -> None:
+    """Earlier releases stay loadable (published numbers must stay reproducible) and sane."""
+    metric = pyiqa.create_metric("mspt_face", weights_name=name, device="cpu")
+    by_name = {p.name: float(metric(str(p))) for p in demo_paths}
+    assert by_name["astronaut_pristine.png"] > by_name["astronaut_gaussian_blur_0.7.png"]
+    assert all(np.isfinite(v) for v in by_name.values())

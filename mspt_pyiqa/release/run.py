@@ -2,12 +2,12 @@
 
 Usage::
 
-    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v1.yml \
-        --out runs/release_v1 [--publish]
+    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v2.yml \
+        --out runs/release_v2 [--publish]
 
 Everything is cached in ``--out`` (pools, teacher, stage checkpoints), so the same command
 resumes after an interruption. ``--publish`` copies the final checkpoint into ``weights/``
-as ``<name>-<sha8>.pth`` and writes its catalog entry and figures (``weights/release_report.json``).
+as ``<name>-<sha8>.pth`` and writes its catalog entry and figures (``weights/<name>_report.json``).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from mspt_pyiqa.corpus.config import load_stage
 from mspt_pyiqa.corpus.sampler import DegradationSampler
 from mspt_pyiqa.corpus.sources import assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
+from mspt_pyiqa.release.ladders import DEFAULT_BINS, build_ladder_pool
 from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
 from mspt_pyiqa.release.trainer import StageData, fit_teacher, forgetting_table, train_stage
 from mspt_pyiqa.teacher import MobileNetV2Teacher, fetch_mobilenet_v2_imagenet
@@ -66,6 +67,19 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
             path = out / "pools" / f"{stage['name']}_{split}.npz"
             pools[split].append(cached_pool(path, lambda c=chosen, p=per, s=split: build_pool(
                 c, sampler, res, int(p), seed + 17 * k + (0 if s == "train" else 1), desc=f"{stage['name']} {s}")))
+    pools["ladders"] = []
+    for k, stage in enumerate(cfg["stages"]):  # severity ladders for the ranking loss (ladders.py)
+        lcfg = stage.get("ladder")
+        if not lcfg:
+            pools["ladders"].append(None)
+            continue
+        sampler, scfg = stage_sampler(stage)
+        chosen = [s for s in sources if s.source_set in set(scfg["sources"]) and splits[s.source_id] == "train"]
+        pick = np.sort(np.random.default_rng([seed, k]).permutation(len(chosen))[: int(lcfg.get("photos", 1000))])
+        pools["ladders"].append(cached_pool(out / "pools" / f"{stage['name']}_ladders.npz", lambda c=[chosen[i] for i in pick],
+            sm=sampler, st=stage, lc=lcfg, kk=k: build_ladder_pool(
+                c, sm, int(st["resolution"]), lc.get("kinds", cfg["levels_kinds"]), lc.get("bins", DEFAULT_BINS),
+                seed + 17 * kk + 5, desc=f"{st['name']} ladders")))
     last_sampler, last_cfg = stage_sampler(cfg["stages"][-1])
     final_res = int(cfg["stages"][-1]["resolution"])
     test_src = [s for s in sources if splits[s.source_id] == "test"]
@@ -75,6 +89,12 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         {"kind": kind, "severity": float(sev)} for kind in cfg["levels_kinds"] for sev in last_cfg.get("levels", [0.1, 0.25, 0.45, 0.7, 1.0])]
     pools["levels"] = cached_pool(out / "pools" / "levels.npz", lambda: build_pool(
         test_src[: cfg.get("max_levels_sources", 60)], last_sampler, final_res, 0, seed + 2000, desc="levels", fixed=levels))
+    if cfg.get("levels_per_set"):  # the same ladders on test photos of every source set
+        per_set = int(cfg["levels_per_set"])
+        mixed = [s for name in sorted({s.source_set for s in test_src})
+                 for s in [t for t in test_src if t.source_set == name][:per_set]]
+        pools["levels_mixed"] = cached_pool(out / "pools" / "levels_mixed.npz", lambda: build_pool(
+            mixed, last_sampler, final_res, 0, seed + 3000, desc="levels (all sets)", fixed=levels))
     pools["splits"] = {n: sum(1 for v in splits.values() if v == n) for n in ("train", "val", "test")}
     return pools
 
@@ -104,8 +124,11 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
 def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) -> StageData:
     """Train pool ``k`` with teacher targets where the stage uses them (NaN where none)."""
     pool = pools["train"][k]
+    lcfg = cfg["stages"][k].get("ladder") or {}
+    ladders = {"ladders": pools["ladders"][k], "ladder_kinds": lcfg.get("kinds", cfg["levels_kinds"]),
+               "ladder_bins": len(lcfg.get("bins", DEFAULT_BINS))}
     if not cfg["stages"][k].get("teacher_targets", True):
-        return StageData(pool, None, None)
+        return StageData(pool, None, None, **ladders)
     get_teacher(cfg, out, pools)
     if k != len(cfg["stages"]) - 1:
         raise ValueError("teacher targets are cached for the last stage's pool only")
@@ -113,7 +136,7 @@ def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) ->
     score = np.full(len(pool), np.nan, np.float32)
     feat = np.zeros((len(pool), t["feat"].shape[1]), np.float16)
     score[t["index"]], feat[t["index"]] = t["score"], t["feat"]
-    return StageData(pool, score, feat)
+    return StageData(pool, score, feat, **ladders)
 
 
 def markdown_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
@@ -151,6 +174,9 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
     teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
     names = [s["name"] for s in cfg["stages"]]
+    if "levels_mixed" in pools:
+        teacher_order["levels_all_sets"] = order_figures(predict(lambda x: teacher(x)[0], pools["levels_mixed"]),
+                                                         pools["levels_mixed"])
     table = forgetting_table(ckpts, names, pools["val"])
     final = MSPTNet(pretrained=False, test_img_size=int(cfg["stages"][-1]["resolution"]))
     final.load_state_dict(read_checkpoint(ckpts[-1]))
@@ -162,10 +188,14 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         "teacher": {"test": teacher_test, **teacher_order},
         "student": {"test": correlations(predict(final, pools["test"]), pools["test"].labels),
                     **order_figures(predict(final, pools["levels"]), pools["levels"])},
+        "levels_sources": sorted({str(s).split("/")[0] for s in pools["levels"].source_ids}),
         "stages": [{k: v for k, v in r.items() if k != "history"} for r in records],
         "forgetting": table,
         "final_checkpoint": str(ckpts[-1]), "final_sha256": sha256_file(ckpts[-1]),
     }
+    if "levels_mixed" in pools:
+        report["student"]["levels_all_sets"] = order_figures(predict(final, pools["levels_mixed"]), pools["levels_mixed"])
+        report["levels_all_sets_size"] = len(pools["levels_mixed"])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "forgetting.md").write_text(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]) + "\n")
     print(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]))
@@ -192,7 +222,7 @@ def publish(cfg: Dict[str, Any], report: Dict[str, Any], weights_dir: Path) -> P
     header = "# Released MSPT checkpoints. One entry per release; `default` is what\n" \
              "# pyiqa.create_metric('mspt_face') loads. Read by mspt_pyiqa/weights.py (yaml.safe_load).\n"
     catalog_path.write_text(header + yaml.safe_dump(catalog, sort_keys=False))
-    (weights_dir / "release_report.json").write_text(json.dumps(report, indent=2))
+    (weights_dir / f"{rel['name']}_report.json").write_text(json.dumps(report, indent=2))
     return weights_dir / fname
 
 

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.release.evaluate import correlations, predict, to_tensor
+from mspt_pyiqa.release.ladders import kind_probabilities, ladder_batch, ranking_loss
 from mspt_pyiqa.release.pools import Pool
 from mspt_pyiqa.teacher import FEATURE_DIM, MobileNetV2Teacher
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
@@ -113,10 +114,16 @@ def teacher_targets(teacher: MobileNetV2Teacher, pool: Pool, bs: int = 64) -> Tu
 
 # ----------------------------------------------------------------------------- student
 class StageData:
-    """A train pool with its cached teacher targets (and the previous stage's scores)."""
+    """A train pool with its cached teacher targets (and the previous stage's scores).
 
-    def __init__(self, pool: Pool, t_score: Optional[np.ndarray], t_feat: Optional[np.ndarray]) -> None:
+    ``ladders``: optional ladder pool (``ladders.py``) built with ``ladder_kinds`` (in that
+    order) x ``ladder_bins`` severity bins per photo, for the within-photo ranking loss.
+    """
+
+    def __init__(self, pool: Pool, t_score: Optional[np.ndarray], t_feat: Optional[np.ndarray],
+                 ladders: Optional[Pool] = None, ladder_kinds: Sequence[str] = (), ladder_bins: int = 0) -> None:
         self.pool, self.t_score, self.t_feat = pool, t_score, t_feat
+        self.ladders, self.ladder_kinds, self.ladder_bins = ladders, list(ladder_kinds), ladder_bins
         self.prev_score: Optional[np.ndarray] = None
 
 
@@ -144,6 +151,46 @@ def mean_val_srcc(net: MSPTNet, vals: List[Pool]) -> Tuple[float, List[Dict[str,
     return float(np.mean([f["srcc"] for f in figs])), figs
 
 
+def _label_loss(pred: torch.Tensor, y: torch.Tensor, loss_w: Dict[str, float]) -> torch.Tensor:
+    return loss_w.get("label", 1.0) * F.mse_loss(pred, y) + loss_w.get("plcc", 0.5) * plcc_loss(pred, y)
+
+
+def _pool_loss(net: MSPTNet, proj: nn.Module, d: StageData, replayed: bool, bs: int,
+               loss_w: Dict[str, float], rng: np.random.Generator) -> torch.Tensor:
+    """Loss of one random batch of a stage pool: labels, teacher targets, frozen previous stage."""
+    idx = rng.choice(len(d.pool), size=min(bs, len(d.pool)), replace=False)
+    x = _batch(d.pool, idx, rng.random(len(idx)) < 0.5)
+    y = torch.from_numpy(d.pool.labels[idx])
+    pred, feat = net(x, return_features=True)
+    pred = pred.squeeze(1)
+    loss = _label_loss(pred, y, loss_w)
+    has_t = torch.from_numpy(np.isfinite(d.t_score[idx])) if d.t_score is not None else None
+    if has_t is not None and bool(has_t.any()):  # teacher targets exist for part of the pool
+        ts = torch.from_numpy(d.t_score[idx])
+        if loss_w.get("teacher_score", 0.0):
+            loss = loss + loss_w["teacher_score"] * F.mse_loss(pred[has_t], ts[has_t])
+        if loss_w.get("teacher_feat", 0.0):
+            tf = torch.from_numpy(d.t_feat[idx]).float()[has_t]
+            loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat[has_t]), tf, dim=1)).mean()
+    if replayed and d.prev_score is not None and loss_w.get("prev_stage", 0.0):
+        loss = loss + loss_w["prev_stage"] * F.mse_loss(pred, torch.from_numpy(d.prev_score[idx]))
+    return loss
+
+
+def _ladder_loss(net: MSPTNet, d: StageData, lcfg: Dict[str, Any], loss_w: Dict[str, float],
+                 rng: np.random.Generator) -> torch.Tensor:
+    """Loss of one ladder batch: labels plus the within-ladder ranking hinge (``ladders.py``)."""
+    assert d.ladders is not None
+    kind_p = kind_probabilities(d.ladder_kinds, lcfg.get("kind_weights"))
+    idx, group = ladder_batch(d.ladders, len(d.ladder_kinds), d.ladder_bins, int(lcfg.get("ladders_per_batch", 12)),
+                              rng, kind_p)
+    x = _batch(d.ladders, idx, rng.random(len(idx)) < 0.5)
+    y = torch.from_numpy(d.ladders.labels[idx])
+    pred = net(x).squeeze(1)
+    rank = ranking_loss(pred, y, torch.from_numpy(group), margin=float(lcfg.get("margin", 0.02)))
+    return _label_loss(pred, y, loss_w) + float(lcfg.get("rank_weight", 1.0)) * rank
+
+
 def train_stage(
     stage: Dict[str, Any], k: int, data: List[StageData], vals: List[Pool], loss_w: Dict[str, float],
     out_dir: Path, init_ckpt: Optional[Path], seed: int,
@@ -169,30 +216,19 @@ def train_stage(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(stage["lr"]), total_steps=iters,
                                                 pct_start=float(stage.get("warmup", 0.1)))
     replay = float(stage.get("replay_fraction", 0.0)) if k > 0 else 0.0
+    lcfg = stage.get("ladder") or {}
+    ladder_frac = float(lcfg.get("fraction", 0.0)) if data[k].ladders is not None else 0.0
     eval_every = int(stage.get("eval_every", max(1, iters // 4)))
     best_path, last_path = out_dir / f"{stage['name']}_best.pth", out_dir / f"{stage['name']}_last.pth"
     best, history, t0, run_loss = -2.0, [], time.time(), 0.0
     for it in range(iters):
         net.train()
         rng = np.random.default_rng([seed, k, it])  # batch i depends on (seed, stage, i) only
-        src = int(rng.integers(0, k)) if rng.random() < replay else k
-        d = data[src]
-        idx = rng.choice(len(d.pool), size=min(bs, len(d.pool)), replace=False)
-        x = _batch(d.pool, idx, rng.random(len(idx)) < 0.5)
-        y = torch.from_numpy(d.pool.labels[idx])
-        pred, feat = net(x, return_features=True)
-        pred = pred.squeeze(1)
-        loss = loss_w.get("label", 1.0) * F.mse_loss(pred, y) + loss_w.get("plcc", 0.5) * plcc_loss(pred, y)
-        has_t = torch.from_numpy(np.isfinite(d.t_score[idx])) if d.t_score is not None else None
-        if has_t is not None and bool(has_t.any()):  # teacher targets exist for part of the pool
-            ts = torch.from_numpy(d.t_score[idx])
-            if loss_w.get("teacher_score", 0.0):
-                loss = loss + loss_w["teacher_score"] * F.mse_loss(pred[has_t], ts[has_t])
-            if loss_w.get("teacher_feat", 0.0):
-                tf = torch.from_numpy(d.t_feat[idx]).float()[has_t]
-                loss = loss + loss_w["teacher_feat"] * (1 - F.cosine_similarity(proj(feat[has_t]), tf, dim=1)).mean()
-        if src < k and d.prev_score is not None and loss_w.get("prev_stage", 0.0):
-            loss = loss + loss_w["prev_stage"] * F.mse_loss(pred, torch.from_numpy(d.prev_score[idx]))
+        if ladder_frac and rng.random() < ladder_frac:
+            loss = _ladder_loss(net, data[k], lcfg, loss_w, rng)
+        else:
+            src = int(rng.integers(0, k)) if rng.random() < replay else k
+            loss = _pool_loss(net, proj, data[src], src < k, bs, loss_w, rng)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, 5.0)

@@ -1,0 +1,39 @@
+"""The model card is rendered from the committed release reports and matches them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mspt_pyiqa import weights as W
+from mspt_pyiqa.release.model_card import render
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "weights"
+CONFIGS = REPO / "mspt_pyiqa" / "release" / "configs"
+
+pytestmark = pytest.mark.skipif(W.default_entry_name() is None, reason="no released weights in the catalog")
+
+
+def _render(name: str) -> str:
+    cfg = yaml.safe_load((CONFIGS / f"{name}.yml").read_text())
+    report = json.loads((WEIGHTS / f"{name}_report.json").read_text())
+    eff = json.loads((REPO / "eval" / "reports" / "efficiency.json").read_text())
+    return render(cfg, report, eff, WEIGHTS)
+
+
+def test_committed_model_card_is_the_render_of_the_default_release() -> None:
+    """Regenerate with `python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/<default>.yml`."""
+    assert (WEIGHTS / "MODEL_CARD.md").read_text() == _render(W.default_entry_name())
+
+
+def test_every_release_has_a_config_a_report_and_its_checkpoint_hash() -> None:
+    for name, entry in W.load_catalog().items():
+        report = json.loads((WEIGHTS / f"{name}_report.json").read_text())
+        assert report["final_sha256"] == entry.sha256 == W.sha256_file(WEIGHTS / entry.file), name
+        cfg = yaml.safe_load((CONFIGS / f"{name}.yml").read_text())
+        assert cfg["release"]["name"] == name and int(cfg["stages"][-1]["resolution"]) == entry.input_size
+        card = _render(name)
+        assert f"`{entry.file}`" in card and f"{report['student']['test']['srcc']:.4f}" in card

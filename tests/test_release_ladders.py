@@ -1,0 +1,84 @@
+"""Severity ladders and the within-ladder ranking loss of the release trainer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from mspt_pyiqa.corpus.config import load_stage
+from mspt_pyiqa.corpus.sampler import DegradationSampler
+from mspt_pyiqa.corpus.sources import Source
+from mspt_pyiqa.release.ladders import build_ladder_pool, ladder_batch, ranking_loss
+
+KINDS = ["gaussian_blur", "jpeg", "saturation"]
+BINS = [(0.03, 0.2), (0.2, 0.5), (0.5, 1.0)]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> List[Source]:
+    root = tmp_path_factory.mktemp("faces")
+    out = []
+    for i, img in enumerate([skdata.astronaut()[:300, 100:400], skdata.chelsea()]):
+        path = root / f"p{i}.png"
+        Image.fromarray(img).save(path)
+        out.append(Source(f"p{i}.png", "scut", path))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sampler() -> DegradationSampler:
+    return DegradationSampler(load_stage("stage3"))
+
+
+def test_ladder_pool_layout_labels_and_reproducibility(sources, sampler, tmp_path: Path) -> None:
+    bad = Source("broken.png", "scut", tmp_path / "broken.png")
+    bad.path.write_bytes(b"not an image")
+    pool = build_ladder_pool(sources + [bad], sampler, 64, KINDS, BINS, seed=3)
+    per_photo = 1 + len(KINDS) * len(BINS)
+    assert len(pool) == 2 * per_photo and pool.images.shape == (2 * per_photo, 64, 64, 3)
+    assert len(pool.failed) == 1 and "broken.png" in pool.failed[0]
+    for p in range(2):
+        rows = slice(p * per_photo, (p + 1) * per_photo)
+        assert pool.kinds[rows][0] == "pristine" and pool.labels[rows][0] == pytest.approx(1.0)
+        assert np.all(pool.labels[rows][1:] < 1.0)
+        for j, kind in enumerate(KINDS):
+            sev = pool.severities[rows][1 + j * 3: 4 + j * 3]
+            assert list(pool.kinds[rows][1 + j * 3: 4 + j * 3]) == [kind] * 3
+            assert all(lo <= s <= hi for s, (lo, hi) in zip(sev, BINS))
+            assert np.all(np.diff(pool.labels[rows][1 + j * 3: 4 + j * 3]) < 0)  # labels fall with severity
+    again = build_ladder_pool(sources, sampler, 64, KINDS, BINS, seed=3)
+    assert np.array_equal(again.images, pool.images) and np.array_equal(again.labels, pool.labels)
+
+
+def test_ladder_batch_takes_pristine_and_one_kind_per_ladder(sources, sampler) -> None:
+    pool = build_ladder_pool(sources, sampler, 48, KINDS, BINS, seed=0)
+    idx, group = ladder_batch(pool, len(KINDS), len(BINS), 5, np.random.default_rng(0))
+    assert idx.shape == group.shape == (5 * 4,)
+    for g in range(5):
+        rows = idx[group == g]
+        assert pool.kinds[rows[0]] == "pristine"
+        assert len(set(pool.kinds[rows[1:]])) == 1 and len(set(pool.source_ids[rows])) == 1
+        assert np.all(np.diff(pool.severities[rows]) > 0)
+
+
+def test_ranking_loss_values_and_gradient() -> None:
+    labels = torch.tensor([1.0, 0.9, 0.5, 1.0, 0.2])
+    group = torch.tensor([0, 0, 0, 1, 1])
+    ordered = torch.tensor([0.9, 0.8, 0.3, 0.7, 0.1], requires_grad=True)
+    assert ranking_loss(ordered, labels, group, margin=0.05).item() == 0.0
+    # one swapped pair (0.9 vs 0.5 labels scored 0.3 / 0.4): hinge 0.05 + 0.1 on 1 of 4 pairs
+    swapped = torch.tensor([0.9, 0.3, 0.4, 0.7, 0.1], requires_grad=True)
+    loss = ranking_loss(swapped, labels, group, margin=0.05)
+    assert loss.item() == pytest.approx(0.15 / 4)
+    loss.backward()
+    # descent raises the under-scored better image and lowers the over-scored worse one
+    assert swapped.grad[1] < 0 < swapped.grad[2] and swapped.grad[3] == 0 == swapped.grad[0]
+    flat = torch.zeros(2, requires_grad=True)  # equal labels: no pair, zero loss with a graph
+    out = ranking_loss(flat, torch.ones(2), torch.zeros(2))
+    out.backward()
+    assert out.item() == 0.0
