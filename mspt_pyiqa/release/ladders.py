@@ -15,18 +15,14 @@ release trainer also sees *ladders*, as RankIQA trains on ranked synthetic serie
 """
 from __future__ import annotations
 
-import logging
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mspt_pyiqa.corpus.sampler import PRISTINE, DegradationSampler
-from mspt_pyiqa.corpus.sources import Source, SourceImageError, load_rgb, stable_hash
-from mspt_pyiqa.release.pools import Pool, square_face
-
-logger = logging.getLogger(__name__)
+from mspt_pyiqa.corpus.sources import Source, stable_hash
+from mspt_pyiqa.release.pools import Pool, Row, collect_pool
 
 #: Default severity bins: mild, medium, strong (the test levels 0.1/0.25 need the mild end).
 DEFAULT_BINS: Tuple[Tuple[float, float], ...] = ((0.03, 0.2), (0.2, 0.5), (0.5, 1.0))
@@ -46,33 +42,18 @@ def build_ladder_pool(
     Every photo therefore occupies ``1 + len(kinds) * len(bins)`` consecutive rows. The
     rng of a photo depends only on ``(seed, source_id)``, so the pool is reproducible.
     """
-    images: List[np.ndarray] = []
-    labels, sids, kinds_out, sevs, failed = [], [], [], [], []
-    for src in tqdm(sources, desc=desc, unit="photo"):
-        try:
-            clean = square_face(load_rgb(src.path), resolution)
-        except SourceImageError as err:
-            logger.warning("skipping source: %s", err)
-            failed.append(str(err))
-            continue
+    def rows_of(src: Source, clean: np.ndarray) -> List[Row]:
         rng = np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32)])
         img, label, _ = sampler.degrade(clean, PRISTINE, 0.0, rng, source_set=src.source_set)
-        rows = [(img, label, PRISTINE, 0.0)]
+        rows: List[Row] = [(img, label, PRISTINE, 0.0)]
         for kind in kinds:
             for low, high in bins:
                 sev = float(low + (high - low) * rng.random())
                 img, label, info = sampler.degrade(clean, kind, sev, rng, source_set=src.source_set)
                 rows.append((img, label, kind, info["severity"]))
-        for img, label, kind, sev in rows:
-            images.append(img)
-            labels.append(label)
-            sids.append(src.source_id)
-            kinds_out.append(kind)
-            sevs.append(sev)
-    if not images:
-        raise RuntimeError(f"{desc}: no usable source photo ({len(failed)} failed)")
-    return Pool(np.stack(images), np.asarray(labels, np.float32), np.asarray(sids), np.asarray(kinds_out),
-                np.asarray(sevs, np.float32), resolution, failed)
+        return rows
+
+    return collect_pool(sources, resolution, rows_of, desc)
 
 
 def ladder_batch(

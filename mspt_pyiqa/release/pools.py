@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -66,6 +66,38 @@ def square_face(img: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(img[top:top + size, left:left + size])
 
 
+#: One pool row: ``(image, label, kind, severity)``.
+Row = Tuple[np.ndarray, float, str, float]
+
+
+def collect_pool(
+    sources: Sequence[Source], resolution: int, rows_of: Callable[[Source, np.ndarray], List[Row]], desc: str,
+) -> Pool:
+    """A pool from ``rows_of(source, clean_square_face)`` for every readable source.
+
+    An unreadable source is skipped with a warning and listed in ``Pool.failed``.
+    """
+    images: List[np.ndarray] = []
+    labels, sids, kinds, sevs, failed = [], [], [], [], []
+    for src in tqdm(sources, desc=desc, unit="photo"):
+        try:
+            clean = square_face(load_rgb(src.path), resolution)
+        except SourceImageError as err:
+            logger.warning("skipping source: %s", err)
+            failed.append(str(err))
+            continue
+        for img, label, kind, sev in rows_of(src, clean):
+            images.append(img)
+            labels.append(label)
+            sids.append(src.source_id)
+            kinds.append(kind)
+            sevs.append(sev)
+    if not images:
+        raise RuntimeError(f"{desc}: no usable source photo ({len(failed)} failed)")
+    return Pool(np.stack(images), np.asarray(labels, np.float32), np.asarray(sids), np.asarray(kinds),
+                np.asarray(sevs, np.float32), resolution, failed)
+
+
 def build_pool(
     sources: Sequence[Source],
     sampler: DegradationSampler,
@@ -81,15 +113,9 @@ def build_pool(
     is reproducible and independent of the order or number of other sources.
     """
     n_per = len(fixed) if fixed is not None else per_source
-    images: List[np.ndarray] = []
-    labels, sids, kinds, sevs, failed = [], [], [], [], []
-    for src in tqdm(sources, desc=desc, unit="photo"):
-        try:
-            clean = square_face(load_rgb(src.path), resolution)
-        except SourceImageError as err:
-            logger.warning("skipping source: %s", err)
-            failed.append(str(err))
-            continue
+
+    def rows_of(src: Source, clean: np.ndarray) -> List[Row]:
+        rows = []
         for k in range(n_per):
             rng = np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32), k])
             if fixed is not None:
@@ -97,15 +123,10 @@ def build_pool(
                                                    source_set=src.source_set)
             else:
                 img, label, info = sampler(clean, rng, source_set=src.source_set)
-            images.append(img)
-            labels.append(label)
-            sids.append(src.source_id)
-            kinds.append(info["degradation"])
-            sevs.append(info["severity"])
-    if not images:
-        raise RuntimeError(f"{desc}: no usable source photo ({len(failed)} failed)")
-    return Pool(np.stack(images), np.asarray(labels, np.float32), np.asarray(sids), np.asarray(kinds),
-                np.asarray(sevs, np.float32), resolution, failed)
+            rows.append((img, label, info["degradation"], info["severity"]))
+        return rows
+
+    return collect_pool(sources, resolution, rows_of, desc)
 
 
 def cached_pool(path: Path, build: Any) -> Pool:
