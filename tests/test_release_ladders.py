@@ -82,3 +82,41 @@ def test_ranking_loss_values_and_gradient() -> None:
     out = ranking_loss(flat, torch.ones(2), torch.zeros(2))
     out.backward()
     assert out.item() == 0.0
+
+
+def test_trainer_ladder_step_is_label_loss_plus_weighted_hinge(sources, sampler) -> None:
+    """The release trainer's ladder batch: label MSE + PLCC loss + rank_weight x ranking hinge."""
+    import torch.nn.functional as F
+
+    from mspt_pyiqa.archs import MSPTNet
+    from mspt_pyiqa.release.trainer import StageData, _batch, _ladder_loss, plcc_loss
+
+    pool = build_ladder_pool(sources, sampler, 48, KINDS, BINS, seed=1)
+    data = StageData(pool, None, None, ladders=pool, ladder_kinds=KINDS, ladder_bins=len(BINS))
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=None).eval()  # eval: BatchNorm independent of the batch
+    lcfg = {"ladders_per_batch": 3, "rank_weight": 2.5, "margin": 0.5, "kind_weights": {"jpeg": 0.0}}
+    loss_w = {"label": 1.0, "plcc": 0.5}
+    got = _ladder_loss(net, data, lcfg, loss_w, np.random.default_rng(4))
+    rng = np.random.default_rng(4)  # the same draws, by hand
+    idx, group = ladder_batch(pool, len(KINDS), len(BINS), 3, rng, np.array([0.5, 0.0, 0.5]))
+    assert "jpeg" not in set(pool.kinds[idx])  # kind weight 0: never drawn
+    x = _batch(pool, idx, rng.random(len(idx)) < 0.5)
+    y = torch.from_numpy(pool.labels[idx])
+    with torch.no_grad():
+        pred = net(x).squeeze(1)
+    rank = ranking_loss(pred, y, torch.from_numpy(group), margin=0.5)
+    assert rank.item() > 0  # margin 0.5 is violated by a random network
+    want = F.mse_loss(pred, y) + 0.5 * plcc_loss(pred, y) + 2.5 * rank
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+
+
+def test_kind_weights_are_checked() -> None:
+    from mspt_pyiqa.release.ladders import kind_probabilities
+
+    assert kind_probabilities(KINDS, None) is None
+    assert kind_probabilities(KINDS, {"jpeg": 2.0}) == pytest.approx([0.25, 0.5, 0.25])
+    with pytest.raises(ValueError, match="webp"):
+        kind_probabilities(KINDS, {"webp": 1.0})
+    with pytest.raises(ValueError, match="positive sum"):
+        kind_probabilities(KINDS, {k: 0.0 for k in KINDS})
