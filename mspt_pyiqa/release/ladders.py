@@ -36,20 +36,27 @@ def build_ladder_pool(
     bins: Sequence[Sequence[float]] = DEFAULT_BINS,
     seed: int = 0,
     desc: str = "ladders",
+    common_random: bool = False,
 ) -> Pool:
     """Per photo: pristine, then for each kind one version per severity bin, in that order.
 
     Every photo therefore occupies ``1 + len(kinds) * len(bins)`` consecutive rows. The
     rng of a photo depends only on ``(seed, source_id)``, so the pool is reproducible.
+    ``common_random``: the versions of one kind share their random draws (seeded by
+    ``(seed, source_id, kind)``: one saturation direction, one cast hue, one noise
+    pattern), so a ladder is one degradation made stronger, as in ``build_pool``.
     """
     def rows_of(src: Source, clean: np.ndarray) -> List[Row]:
-        rng = np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32)])
+        photo_key = stable_hash(src.source_id, seed) % (1 << 32)
+        rng = np.random.default_rng([seed, photo_key])
         img, label, _ = sampler.degrade(clean, PRISTINE, 0.0, rng, source_set=src.source_set)
         rows: List[Row] = [(img, label, PRISTINE, 0.0)]
         for kind in kinds:
             for low, high in bins:
                 sev = float(low + (high - low) * rng.random())
-                img, label, info = sampler.degrade(clean, kind, sev, rng, source_set=src.source_set)
+                draws = np.random.default_rng([seed, photo_key, stable_hash(kind, seed) % (1 << 32)]) \
+                    if common_random else rng
+                img, label, info = sampler.degrade(clean, kind, sev, draws, source_set=src.source_set)
                 rows.append((img, label, kind, info["severity"]))
         return rows
 

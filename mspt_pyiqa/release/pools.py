@@ -106,18 +106,29 @@ def build_pool(
     seed: int,
     desc: str = "pool",
     fixed: Optional[Sequence[Dict[str, Any]]] = None,
+    common_random: bool = False,
 ) -> Pool:
     """Degrade every source ``per_source`` times (or with each ``fixed`` ``{kind, severity}``).
 
     The rng of sample ``k`` of a source depends only on ``(seed, source_id, k)``, so a pool
     is reproducible and independent of the order or number of other sources.
+
+    ``common_random`` (with ``fixed``): every severity of one kind on one photo gets the same
+    random draws (``(seed, source_id, kind)``): the same saturation direction, colour-cast
+    hue, motion angle, grey-or-colour noise and noise pattern, so a severity ladder is one
+    degradation made stronger (common random numbers) rather than a different random
+    degradation at each level.
     """
     n_per = len(fixed) if fixed is not None else per_source
+
+    def rng_of(src: Source, k: int) -> np.random.Generator:
+        key = stable_hash(fixed[k]["kind"], seed) % (1 << 32) if common_random and fixed is not None else k
+        return np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32), key])
 
     def rows_of(src: Source, clean: np.ndarray) -> List[Row]:
         rows = []
         for k in range(n_per):
-            rng = np.random.default_rng([seed, stable_hash(src.source_id, seed) % (1 << 32), k])
+            rng = rng_of(src, k)
             if fixed is not None:
                 img, label, info = sampler.degrade(clean, fixed[k]["kind"], fixed[k]["severity"], rng,
                                                    source_set=src.source_set)

@@ -28,7 +28,7 @@ import yaml
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.corpus.config import load_stage
 from mspt_pyiqa.corpus.sampler import DegradationSampler
-from mspt_pyiqa.corpus.sources import assign_splits, list_sources
+from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
 from mspt_pyiqa.release.ladders import DEFAULT_BINS, build_ladder_pool
 from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
@@ -50,6 +50,23 @@ def stage_sampler(stage: Dict[str, Any]) -> Tuple[DegradationSampler, Dict[str, 
     cfg = load_stage(stage["sampler"])
     cfg.update(stage.get("sampler_overrides", {}))
     return DegradationSampler(cfg), cfg
+
+
+def levels_spec(cfg: Dict[str, Any], last_cfg: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The levels pools' rows per photo: pristine, then every ``levels_kinds`` kind at every level."""
+    return [{"kind": "pristine", "severity": 0.0}] + [
+        {"kind": kind, "severity": float(sev)} for kind in cfg["levels_kinds"]
+        for sev in last_cfg.get("levels", [0.1, 0.25, 0.45, 0.7, 1.0])]
+
+
+def levels_sources(cfg: Dict[str, Any], test_src: List[Source]) -> Tuple[List[Source], List[Source]]:
+    """Photos of the levels pool (the first ``max_levels_sources`` test photos by id) and of
+    the all-sets levels pool (the first ``levels_per_set`` test photos of each source set)."""
+    first = test_src[: cfg.get("max_levels_sources", 60)]
+    per_set = int(cfg.get("levels_per_set") or 0)
+    mixed = [s for name in sorted({s.source_set for s in test_src})
+             for s in [t for t in test_src if t.source_set == name][:per_set]]
+    return first, mixed
 
 
 def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
@@ -79,22 +96,24 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         pools["ladders"].append(cached_pool(out / "pools" / f"{stage['name']}_ladders.npz", lambda c=[chosen[i] for i in pick],
             sm=sampler, st=stage, lc=lcfg, kk=k: build_ladder_pool(
                 c, sm, int(st["resolution"]), lc.get("kinds", cfg["levels_kinds"]), lc.get("bins", DEFAULT_BINS),
-                seed + 17 * kk + 5, desc=f"{st['name']} ladders")))
+                seed + 17 * kk + 5, desc=f"{st['name']} ladders", common_random=bool(lc.get("common_random", False)))))
     last_sampler, last_cfg = stage_sampler(cfg["stages"][-1])
     final_res = int(cfg["stages"][-1]["resolution"])
     test_src = [s for s in sources if splits[s.source_id] == "test"]
     pools["test"] = cached_pool(out / "pools" / "test.npz", lambda: build_pool(
         test_src[: cfg.get("max_test_sources", 600)], last_sampler, final_res, 2, seed + 1000, desc="test"))
-    levels = [{"kind": "pristine", "severity": 0.0}] + [
-        {"kind": kind, "severity": float(sev)} for kind in cfg["levels_kinds"] for sev in last_cfg.get("levels", [0.1, 0.25, 0.45, 0.7, 1.0])]
+    first, mixed = levels_sources(cfg, test_src)
+    levels = levels_spec(cfg, last_cfg)
     pools["levels"] = cached_pool(out / "pools" / "levels.npz", lambda: build_pool(
-        test_src[: cfg.get("max_levels_sources", 60)], last_sampler, final_res, 0, seed + 2000, desc="levels", fixed=levels))
-    if cfg.get("levels_per_set"):  # the same ladders on test photos of every source set
-        per_set = int(cfg["levels_per_set"])
-        mixed = [s for name in sorted({s.source_set for s in test_src})
-                 for s in [t for t in test_src if t.source_set == name][:per_set]]
+        first, last_sampler, final_res, 0, seed + 2000, desc="levels", fixed=levels))
+    if mixed:  # the same ladders on test photos of every source set
         pools["levels_mixed"] = cached_pool(out / "pools" / "levels_mixed.npz", lambda: build_pool(
             mixed, last_sampler, final_res, 0, seed + 3000, desc="levels (all sets)", fixed=levels))
+    if cfg.get("levels_common_random"):  # the same photos and levels, one set of draws per ladder
+        for name, photos, off in (("levels_common", first, 2000), ("levels_mixed_common", mixed, 3000)):
+            if photos:
+                pools[name] = cached_pool(out / "pools" / f"{name}.npz", lambda p=photos, o=off, n=name: build_pool(
+                    p, last_sampler, final_res, 0, seed + o, desc=n, fixed=levels, common_random=True))
     pools["splits"] = {n: sum(1 for v in splits.values() if v == n) for n in ("train", "val", "test")}
     return pools
 
@@ -174,9 +193,11 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     teacher_test = correlations(predict(lambda x: teacher(x)[0], pools["test"]), pools["test"].labels)
     teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
     names = [s["name"] for s in cfg["stages"]]
-    if "levels_mixed" in pools:
-        teacher_order["levels_all_sets"] = order_figures(predict(lambda x: teacher(x)[0], pools["levels_mixed"]),
-                                                         pools["levels_mixed"])
+    extra = {"levels_mixed": "levels_all_sets", "levels_common": "levels_common_random",
+             "levels_mixed_common": "levels_all_sets_common_random"}  # pool -> report key
+    for pname, key in extra.items():
+        if pname in pools:
+            teacher_order[key] = order_figures(predict(lambda x: teacher(x)[0], pools[pname]), pools[pname])
     table = forgetting_table(ckpts, names, pools["val"])
     final = MSPTNet(pretrained=False, test_img_size=int(cfg["stages"][-1]["resolution"]))
     final.load_state_dict(read_checkpoint(ckpts[-1]))
@@ -193,9 +214,10 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         "forgetting": table,
         "final_checkpoint": str(ckpts[-1]), "final_sha256": sha256_file(ckpts[-1]),
     }
-    if "levels_mixed" in pools:
-        report["student"]["levels_all_sets"] = order_figures(predict(final, pools["levels_mixed"]), pools["levels_mixed"])
-        report["levels_all_sets_size"] = len(pools["levels_mixed"])
+    for pname, key in extra.items():
+        if pname in pools:
+            report["student"][key] = order_figures(predict(final, pools[pname]), pools[pname])
+            report[f"{key}_size"] = len(pools[pname])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "forgetting.md").write_text(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]) + "\n")
     print(markdown_table(table, ["checkpoint", "val_set", "resolution", "srcc", "plcc"]))

@@ -1,0 +1,133 @@
+"""Within-photo order of the released weights under two ladder protocols.
+
+Usage::
+
+    python eval/release_levels.py --config mspt_pyiqa/release/configs/mspt_face_v2.yml \
+        --cache runs/release_levels --out eval/reports/release_levels
+
+Issue 6 asks that "for one face degraded at increasing severity, the score decreases". The
+release reports (``weights/<name>_report.json``) build each severity level of a ladder with
+its own random draws (``independent``): a saturation ladder then mixes desaturation and
+oversaturation, a colour-cast ladder changes hue from level to level, and a noise ladder
+switches between grey and colour noise, so it is not one degradation made stronger. The
+``common`` protocol gives every level of one (photo, kind) ladder the same draws
+(``build_pool(..., common_random=True)``). Both protocols use the same photos (the release
+config's held-out test photos), kinds and severity levels; every release in the catalog is
+scored on both. Writes ``<out>.md`` (readable tables) and ``<out>.csv`` (one row per
+release x protocol x pool x kind). Pools are cached under ``--cache`` (resumable).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+import yaml
+
+from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.corpus.sources import assign_splits, list_sources
+from mspt_pyiqa.release.evaluate import order_figures, predict
+from mspt_pyiqa.release.pools import build_pool, cached_pool
+from mspt_pyiqa.release.run import levels_sources, levels_spec, stage_sampler
+from mspt_pyiqa.weights import load_catalog, load_mspt_weights
+
+PROTOCOLS = {"independent": False, "common": True}
+#: Seed offsets of the release's levels pools (mspt_pyiqa.release.run.make_pools).
+POOL_SEEDS = {"levels": 2000, "levels_all_sets": 3000}
+
+
+def build_levels_pools(cfg: Dict[str, Any], cache: Path) -> Dict[tuple, Any]:
+    """``{(protocol, pool_name): Pool}`` for both protocols and both levels pools."""
+    sources = list_sources(Path(cfg["faces"]))
+    splits = assign_splits([s.source_id for s in sources], cfg["split"]["fractions"], int(cfg["split"]["seed"]))
+    test_src = [s for s in sources if splits[s.source_id] == "test"]
+    sampler, last_cfg = stage_sampler(cfg["stages"][-1])
+    res = int(cfg["stages"][-1]["resolution"])
+    first, mixed = levels_sources(cfg, test_src)
+    spec = levels_spec(cfg, last_cfg)
+    pools = {}
+    for proto, common in PROTOCOLS.items():
+        for name, photos in (("levels", first), ("levels_all_sets", mixed)):
+            if not photos:
+                continue
+            seed = int(cfg["seed"]) + POOL_SEEDS[name]
+            pools[(proto, name)] = cached_pool(cache / f"{proto}_{name}.npz", lambda p=photos, s=seed, c=common, n=name: build_pool(
+                p, sampler, res, 0, s, desc=f"{n} ({'common' if c else 'independent'} draws)", fixed=spec, common_random=c))
+    return pools
+
+
+def evaluate(cfg: Dict[str, Any], cache: Path) -> List[Dict[str, Any]]:
+    pools = build_levels_pools(cfg, cache)
+    rows: List[Dict[str, Any]] = []
+    for release, entry in load_catalog().items():
+        net = MSPTNet(pretrained=False, test_img_size=None)
+        load_mspt_weights(net, weights_name=release)
+        net.eval()
+        for (proto, name), pool in pools.items():
+            fig = order_figures(predict(net, pool), pool)
+            base = {"release": release, "protocol": proto, "pool": name, "photos": len(set(pool.source_ids.tolist()))}
+            rows.append({**base, "kind": "ALL_min", "value": round(fig["monotonicity_min"], 4)})
+            rows.append({**base, "kind": "pristine_above", "value": round(fig["pristine_above_degraded"], 4)})
+            rows += [{**base, "kind": k, "value": round(v, 4)} for k, v in fig["monotonicity_per_kind"].items()]
+    return rows
+
+
+def markdown(rows: List[Dict[str, Any]], config: Path) -> str:
+    releases = sorted({r["release"] for r in rows})
+    cols = [(rel, proto) for rel in releases for proto in PROTOCOLS]
+    head = "| figure | " + " | ".join(f"{rel} {proto}" for rel, proto in cols) + " |"
+    sep = "|---|" + "---:|" * len(cols)
+    val = {(r["release"], r["protocol"], r["pool"], r["kind"]): r["value"] for r in rows}
+    out = [
+        "# Within-photo order of the releases: independent vs common random draws per ladder", "",
+        f"Command: `python eval/release_levels.py --config {config}` (held-out test photos of that config; "
+        "pools are the release reports' levels pools, `independent`, and the same photos, kinds and levels "
+        "with one set of random draws per (photo, kind) ladder, `common`). Order = mean over photos of "
+        "-SRCC(score, severity) with the pristine photo at severity 0 (1 = score always falls); "
+        "pristine above = fraction of (pristine, degraded) pairs of a photo where the pristine scores higher. "
+        "Bars (issue 6): >= 0.95 for every kind, >= 0.95 pristine above.", "",
+    ]
+    for pool in ("levels", "levels_all_sets"):
+        kinds = sorted({r["kind"] for r in rows if r["pool"] == pool and r["kind"] not in ("ALL_min", "pristine_above")})
+        if not kinds:
+            continue
+        n = next(r["photos"] for r in rows if r["pool"] == pool)
+        title = "first test photos by id (All-Age-Faces)" if pool == "levels" else "test photos of every source set"
+        out += [f"## `{pool}`: {n} {title}", "", head, sep]
+        for kind in ["ALL_min", "pristine_above"] + kinds:
+            label = {"ALL_min": "**worst kind**", "pristine_above": "**pristine above degraded**"}.get(kind, kind)
+            out.append(f"| {label} | " + " | ".join(f"{val.get((rel, proto, pool, kind), float('nan')):.4f}"
+                                                   for rel, proto in cols) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("mspt_pyiqa/release/configs/mspt_face_v2.yml"))
+    parser.add_argument("--cache", type=Path, default=Path("runs/release_levels"))
+    parser.add_argument("--out", type=Path, default=Path("eval/reports/release_levels"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = yaml.safe_load(args.config.read_text())
+    torch.set_num_threads(int(cfg.get("threads", 2)))
+    rows = evaluate(cfg, args.cache)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{args.out}.csv.tmp", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    Path(f"{args.out}.csv.tmp").replace(f"{args.out}.csv")
+    md = markdown(rows, args.config)
+    Path(f"{args.out}.md.tmp").write_text(md + "\n", encoding="utf-8")
+    Path(f"{args.out}.md.tmp").replace(f"{args.out}.md")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
