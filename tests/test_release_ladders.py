@@ -120,3 +120,53 @@ def test_kind_weights_are_checked() -> None:
         kind_probabilities(KINDS, {"webp": 1.0})
     with pytest.raises(ValueError, match="positive sum"):
         kind_probabilities(KINDS, {k: 0.0 for k in KINDS})
+
+
+def _chroma(img: np.ndarray) -> float:
+    """Mean distance of a pixel from its grey (luma) value: up for oversaturation, down for desaturation."""
+    x = img.astype(np.float32) / 255.0
+    lum = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float(np.abs(x - lum[..., None]).mean())
+
+
+def _directions(images: np.ndarray, clean: np.ndarray) -> set:
+    return {np.sign(_chroma(im) - _chroma(clean)) for im in images}
+
+
+def test_common_random_ladders_are_one_degradation_made_stronger(sources, sampler) -> None:
+    """With common draws every saturation version of a photo moves the same way (all to grey
+    or all oversaturated), its severities still rise bin by bin, and the pool is reproducible."""
+    pool = build_ladder_pool(sources, sampler, 64, KINDS, BINS, seed=3, common_random=True)
+    again = build_ladder_pool(sources, sampler, 64, KINDS, BINS, seed=3, common_random=True)
+    assert np.array_equal(pool.images, again.images)
+    per_photo = 1 + len(KINDS) * len(BINS)
+    j = KINDS.index("saturation")
+    for p in range(len(sources)):
+        base = p * per_photo
+        rows = slice(base + 1 + j * 3, base + 4 + j * 3)
+        assert np.all(np.diff(pool.severities[rows]) > 0)
+        dirs = _directions(pool.images[rows], pool.images[base])
+        assert len(dirs) == 1 and 0.0 not in dirs, dirs
+
+
+def test_levels_pool_common_random_keeps_one_direction_per_ladder(sources, sampler) -> None:
+    from mspt_pyiqa.release.pools import build_pool
+
+    levels = [{"kind": "pristine", "severity": 0.0}] + [
+        {"kind": k, "severity": s} for k in ("saturation", "colour_cast") for s in (0.1, 0.25, 0.45, 0.7, 1.0)]
+    common = build_pool(sources, sampler, 64, 0, seed=11, fixed=levels, common_random=True)
+    indep = build_pool(sources, sampler, 64, 0, seed=11, fixed=levels)
+    n = len(levels)
+    for p in range(len(sources)):
+        sat = slice(p * n + 1, p * n + 6)
+        dirs = _directions(common.images[sat], common.images[p * n])
+        assert len(dirs) == 1 and 0.0 not in dirs, dirs
+        # the pristine row and the labels do not depend on the protocol, only the draws do
+        assert np.array_equal(common.images[p * n], indep.images[p * n])
+        np.testing.assert_allclose(common.labels[p * n:(p + 1) * n], indep.labels[p * n:(p + 1) * n])
+    # colour cast: one hue per ladder, so the cast's direction in (R-G, B-G) stays put as it grows
+    for p in range(len(sources)):
+        clean = common.images[p * n].astype(np.float32)
+        shifts = [(common.images[p * n + 6 + i].astype(np.float32) - clean).mean(axis=(0, 1)) for i in range(5)]
+        unit = [s / (np.linalg.norm(s) + 1e-8) for s in shifts]
+        assert min(float(u @ unit[-1]) for u in unit) > 0.9
