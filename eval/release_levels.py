@@ -29,39 +29,28 @@ import torch
 import yaml
 
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.corpus.sources import assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import order_figures, predict
-from mspt_pyiqa.release.pools import build_pool, cached_pool
-from mspt_pyiqa.release.run import levels_sources, levels_spec, stage_sampler
+from mspt_pyiqa.release.run import build_levels_pools, split_sources
 from mspt_pyiqa.weights import load_catalog, load_mspt_weights
 
 PROTOCOLS = {"independent": False, "common": True}
-#: Seed offsets of the release's levels pools (mspt_pyiqa.release.run.make_pools).
-POOL_SEEDS = {"levels": 2000, "levels_all_sets": 3000}
+#: Report name of each levels pool of mspt_pyiqa.release.run (common-draw pools end in ``_common``).
+POOL_NAMES = {"levels": "levels", "levels_mixed": "levels_all_sets"}
 
 
-def build_levels_pools(cfg: Dict[str, Any], cache: Path) -> Dict[tuple, Any]:
-    """``{(protocol, pool_name): Pool}`` for both protocols and both levels pools."""
-    sources = list_sources(Path(cfg["faces"]))
-    splits = assign_splits([s.source_id for s in sources], cfg["split"]["fractions"], int(cfg["split"]["seed"]))
+def build_levels_pools_both(cfg: Dict[str, Any], cache: Path) -> Dict[tuple, Any]:
+    """``{(protocol, pool_name): Pool}``: the release runner's levels pools under both protocols."""
+    sources, splits = split_sources(cfg)
     test_src = [s for s in sources if splits[s.source_id] == "test"]
-    sampler, last_cfg = stage_sampler(cfg["stages"][-1])
-    res = int(cfg["stages"][-1]["resolution"])
-    first, mixed = levels_sources(cfg, test_src)
-    spec = levels_spec(cfg, last_cfg)
     pools = {}
     for proto, common in PROTOCOLS.items():
-        for name, photos in (("levels", first), ("levels_all_sets", mixed)):
-            if not photos:
-                continue
-            seed = int(cfg["seed"]) + POOL_SEEDS[name]
-            pools[(proto, name)] = cached_pool(cache / f"{proto}_{name}.npz", lambda p=photos, s=seed, c=common, n=name: build_pool(
-                p, sampler, res, 0, s, desc=f"{n} ({'common' if c else 'independent'} draws)", fixed=spec, common_random=c))
+        for name, pool in build_levels_pools(cfg, test_src, cache, common_random=common).items():
+            pools[(proto, POOL_NAMES[name.removesuffix("_common")])] = pool
     return pools
 
 
 def evaluate(cfg: Dict[str, Any], cache: Path) -> List[Dict[str, Any]]:
-    pools = build_levels_pools(cfg, cache)
+    pools = build_levels_pools_both(cfg, cache)
     rows: List[Dict[str, Any]] = []
     for release, entry in load_catalog().items():
         net = MSPTNet(pretrained=False, test_img_size=None)

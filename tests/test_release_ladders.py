@@ -170,3 +170,25 @@ def test_levels_pool_common_random_keeps_one_direction_per_ladder(sources, sampl
         shifts = [(common.images[p * n + 6 + i].astype(np.float32) - clean).mean(axis=(0, 1)) for i in range(5)]
         unit = [s / (np.linalg.norm(s) + 1e-8) for s in shifts]
         assert min(float(u @ unit[-1]) for u in unit) > 0.9
+
+
+def test_release_levels_pools_keep_their_seeds_and_add_common_draw_twins(sources, tmp_path: Path) -> None:
+    """The runner's levels pools are the published ones (seed offset 2000 / 3000, independent
+    draws); the common-draw twins hold the same photos, kinds, levels and labels."""
+    from mspt_pyiqa.release.pools import build_pool
+    from mspt_pyiqa.release.run import build_levels_pools, levels_spec, stage_sampler
+
+    cfg = {"seed": 4, "max_levels_sources": 1, "levels_per_set": 1, "levels_kinds": ["saturation", "jpeg"],
+           "stages": [{"name": "s3", "sampler": "stage3", "resolution": 48}]}
+    indep = build_levels_pools(cfg, sources, tmp_path)
+    common = build_levels_pools(cfg, sources, tmp_path, common_random=True)
+    assert sorted(indep) == ["levels", "levels_mixed"] and sorted(common) == ["levels_common", "levels_mixed_common"]
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [
+        "levels.npz", "levels_common.npz", "levels_mixed.npz", "levels_mixed_common.npz"]
+    sampler, last_cfg = stage_sampler(cfg["stages"][-1])
+    spec = levels_spec(cfg, last_cfg)
+    assert len(indep["levels"]) == 1 + 2 * 5 and len(indep["levels_mixed"]) == 1 + 2 * 5  # one photo, one set
+    ref = build_pool(sources[:1], sampler, 48, 0, 4 + 2000, fixed=spec)
+    assert np.array_equal(indep["levels"].images, ref.images)
+    np.testing.assert_allclose(common["levels_common"].labels, indep["levels"].labels)
+    assert not np.array_equal(common["levels_common"].images, indep["levels"].images)

@@ -69,11 +69,41 @@ def levels_sources(cfg: Dict[str, Any], test_src: List[Source]) -> Tuple[List[So
     return first, mixed
 
 
+def split_sources(cfg: Dict[str, Any]) -> Tuple[List[Source], Dict[str, str]]:
+    """The config's source photos and their split (by source photo, ``cfg['split']``)."""
+    sources = list_sources(Path(cfg["faces"]))
+    return sources, assign_splits([s.source_id for s in sources], cfg["split"]["fractions"], int(cfg["split"]["seed"]))
+
+
+#: Levels pools: name -> (which photos of ``levels_sources``, seed offset). The offsets are
+#: those every release report was built with; changing them changes published figures.
+LEVELS_POOLS = {"levels": (0, 2000), "levels_mixed": (1, 3000)}
+
+
+def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path,
+                       common_random: bool = False) -> Dict[str, Pool]:
+    """``levels`` and ``levels_mixed`` (if ``levels_per_set``), cached in ``pool_dir``.
+
+    ``common_random``: the same photos and levels with one set of random draws per (photo,
+    kind) ladder (``build_pool``); the pools are then named ``levels_common`` and
+    ``levels_mixed_common``.
+    """
+    sampler, last_cfg = stage_sampler(cfg["stages"][-1])
+    res, seed = int(cfg["stages"][-1]["resolution"]), int(cfg["seed"])
+    photo_sets, spec = levels_sources(cfg, test_src), levels_spec(cfg, last_cfg)
+    suffix = "_common" if common_random else ""
+    pools: Dict[str, Pool] = {}
+    for name, (which, offset) in LEVELS_POOLS.items():
+        photos = photo_sets[which]
+        if photos:
+            pools[name + suffix] = cached_pool(pool_dir / f"{name}{suffix}.npz", lambda p=photos, o=offset, n=name: build_pool(
+                p, sampler, res, 0, seed + o, desc=n + suffix, fixed=spec, common_random=common_random))
+    return pools
+
+
 def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
-    faces = Path(cfg["faces"])
     seed = int(cfg["seed"])
-    sources = list_sources(faces)
-    splits = assign_splits([s.source_id for s in sources], cfg["split"]["fractions"], int(cfg["split"]["seed"]))
+    sources, splits = split_sources(cfg)
     pools: Dict[str, Any] = {"train": [], "val": []}
     for k, stage in enumerate(cfg["stages"]):
         sampler, scfg = stage_sampler(stage)
@@ -97,23 +127,14 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
             sm=sampler, st=stage, lc=lcfg, kk=k: build_ladder_pool(
                 c, sm, int(st["resolution"]), lc.get("kinds", cfg["levels_kinds"]), lc.get("bins", DEFAULT_BINS),
                 seed + 17 * kk + 5, desc=f"{st['name']} ladders", common_random=bool(lc.get("common_random", False)))))
-    last_sampler, last_cfg = stage_sampler(cfg["stages"][-1])
+    last_sampler, _ = stage_sampler(cfg["stages"][-1])
     final_res = int(cfg["stages"][-1]["resolution"])
     test_src = [s for s in sources if splits[s.source_id] == "test"]
     pools["test"] = cached_pool(out / "pools" / "test.npz", lambda: build_pool(
         test_src[: cfg.get("max_test_sources", 600)], last_sampler, final_res, 2, seed + 1000, desc="test"))
-    first, mixed = levels_sources(cfg, test_src)
-    levels = levels_spec(cfg, last_cfg)
-    pools["levels"] = cached_pool(out / "pools" / "levels.npz", lambda: build_pool(
-        first, last_sampler, final_res, 0, seed + 2000, desc="levels", fixed=levels))
-    if mixed:  # the same ladders on test photos of every source set
-        pools["levels_mixed"] = cached_pool(out / "pools" / "levels_mixed.npz", lambda: build_pool(
-            mixed, last_sampler, final_res, 0, seed + 3000, desc="levels (all sets)", fixed=levels))
+    pools.update(build_levels_pools(cfg, test_src, out / "pools"))
     if cfg.get("levels_common_random"):  # the same photos and levels, one set of draws per ladder
-        for name, photos, off in (("levels_common", first, 2000), ("levels_mixed_common", mixed, 3000)):
-            if photos:
-                pools[name] = cached_pool(out / "pools" / f"{name}.npz", lambda p=photos, o=off, n=name: build_pool(
-                    p, last_sampler, final_res, 0, seed + o, desc=n, fixed=levels, common_random=True))
+        pools.update(build_levels_pools(cfg, test_src, out / "pools", common_random=True))
     pools["splits"] = {n: sum(1 for v in splits.values() if v == n) for n in ("train", "val", "test")}
     return pools
 
