@@ -14,6 +14,8 @@ The sampler is configured by a YAML-able dict (see ``mspt_pyiqa/corpus/stages/*.
       pristine: 1.0                # label of an undegraded sample
       curves: {jpeg: [0.9, 1.6]}   # optional overrides of labels.DEFAULT_CURVES
       source_quality: {aaf: 0.85}  # prior quality of sources whose own quality is unknown
+    noop_is_pristine: false        # true: a degradation that left every pixel unchanged
+                                   # (desaturating a greyscale scan) is labelled as pristine
 
 Severity distributions: ``uniform`` (low, high) or ``beta`` (a, b, low, high: a Beta(a, b)
 draw rescaled to [low, high]).
@@ -99,6 +101,8 @@ class DegradationSampler:
         self.pristine_label = float(label.get("pristine", 1.0))
         self.source_quality: Dict[str, float] = {k: float(v) for k, v in label.get("source_quality", {}).items()}
         self.labeler = SeverityLabeler(label.get("curves"))
+        # Off by default so that the pools of published releases are rebuilt unchanged.
+        self.noop_is_pristine = bool(cfg.get("noop_is_pristine", False))
 
     def level_of(self, severity: float) -> int:
         """Level index: 0 for pristine, else 1 + index of the first level edge >= severity."""
@@ -123,6 +127,8 @@ class DegradationSampler:
             out, parts, kind, severity = img.copy(), [], PRISTINE, 0.0
         else:
             out, parts = apply_with_parts(img, kind, severity, rng)
+        # A severity label on an unchanged image is label noise: nothing was degraded.
+        noop = bool(parts) and self.noop_is_pristine and np.array_equal(out, img)
         info = {
             "degradation": kind,
             "severity": float(severity),
@@ -130,8 +136,9 @@ class DegradationSampler:
             "parts": ">".join(f"{k}:{s:.3f}" for k, s in parts),
             "tag": tag or kind,
             "source_quality": self.source_quality.get(source_set or "", 1.0),
+            "noop": noop,
         }
-        return out, self.label(parts, source_set), info
+        return out, self.label([] if noop else parts, source_set), info
 
     def draw(self, rng: np.random.Generator) -> Tuple[str, float, str]:
         """Draw ``(kind, severity, tag)``; ``('pristine', 0.0, 'pristine')`` with pristine_prob."""

@@ -46,10 +46,18 @@ def correlations(pred: np.ndarray, mos: np.ndarray) -> Dict[str, float]:
     }
 
 
-def order_figures(pred: np.ndarray, pool: Pool) -> Dict[str, object]:
-    """Within-photo monotonicity per kind and pristine-above-degraded fraction for a levels pool."""
+def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[str, object]:
+    """Within-photo monotonicity per kind and pristine-above-degraded fraction for a levels pool.
+
+    ``pred``: ``(N,)`` scores of ``pool`` (higher = better). Order of one (photo, kind) ladder
+    = -SRCC(score, severity) over the pristine photo (severity 0) and the kind's levels, in
+    [-1, 1] (1 = the score always falls); ``monotonicity_per_kind`` averages it over photos.
+    ``skip_noop``: a ladder whose every image equals the pristine one pixel for pixel (the
+    degradation did nothing, e.g. desaturating a greyscale scan) has no order to get right;
+    it is left out of both figures and counted in ``noop_ladders``.
+    """
     per_kind: Dict[str, list] = {}
-    wins, pairs = 0, 0
+    wins, pairs, noop = 0, 0, 0
     for sid in np.unique(pool.source_ids):
         idx = np.flatnonzero(pool.source_ids == sid)
         pristine = idx[pool.kinds[idx] == "pristine"]
@@ -58,6 +66,9 @@ def order_figures(pred: np.ndarray, pool: Pool) -> Dict[str, object]:
             if kind == "pristine":
                 continue
             k_idx = idx[pool.kinds[idx] == kind]
+            if skip_noop and len(pristine) and all(np.array_equal(pool.images[i], pool.images[pristine[0]]) for i in k_idx):
+                noop += 1
+                continue
             sev = pool.severities[k_idx].tolist()
             sc = pred[k_idx].tolist()
             if p_score is not None:
@@ -74,4 +85,5 @@ def order_figures(pred: np.ndarray, pool: Pool) -> Dict[str, object]:
         "monotonicity_min": float(min(mono.values())) if mono else float("nan"),
         "pristine_above_degraded": wins / pairs if pairs else float("nan"),
         "pairs": pairs,
+        "noop_ladders": noop,
     }

@@ -132,23 +132,32 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
     if sets:
         lines.append(f"\nThe levels pool's photos are the first {report['levels_size'] // 66} test photos by id, all from "
                      f"{', '.join(sets)} (as for every release, so figures compare across releases).")
-    sa, ta = st.get("levels_all_sets"), te.get("levels_all_sets")
-    if sa and ta:
+    # Extra ladder pools of the report (release/run.py LEVELS_POOLS): key -> (short name, text).
+    extra_pools = {
+        "levels_all_sets": ("all sets", "The same ladders on {n} test photos, 20 from each source set:"),
+        "levels_clean": ("clean sets", "The same ladders on {n} test photos of the clean sets (SCUT-FBP5500, CelebA-HQ), "
+                         "whose own quality is good: the corpus never takes All-Age-Faces photos as pristine anchors "
+                         "(docs/corpus.md), and brightening a dark All-Age-Faces scan can improve it:"),
+    }
+    shown = [(key, short) for key, (short, _) in extra_pools.items() if st.get(key) and te.get(key)]
+    for key, short in shown:
+        sa, ta = st[key], te[key]
         lines += [
-            f"The same ladders on {report['levels_all_sets_size'] // 66} test photos, 20 from each source set:", "",
-            "| figure (all source sets) | MSPT (released) | MobileNetV2 teacher | bar |", "|---|---:|---:|---:|",
+            "", extra_pools[key][1].format(n=report[f"{key}_size"] // 66), "",
+            f"| figure ({short}) | MSPT (released) | MobileNetV2 teacher | bar |", "|---|---:|---:|---:|",
             f"| worst per-kind within-photo order | {_ok(sa['monotonicity_min'], BARS['monotonicity'])} | "
             f"{ta['monotonicity_min']:.4f} | >= 0.95 |",
             f"| pristine above its degraded versions | {_ok(sa['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
             f"{ta['pristine_above_degraded']:.4f} | >= 0.95 |",
         ]
-    head = "| kind | MSPT | teacher |" + (" MSPT, all sets | teacher, all sets |" if sa and ta else "")
+    head = "| kind | MSPT | teacher |" + "".join(f" MSPT, {short} | teacher, {short} |" for _, short in shown)
     lines += ["", "Within-photo order per degradation kind (1 = score always falls as severity rises):", "",
               head, "|---|" + "---:|" * (head.count("|") - 2)]
     for kind, v in st["monotonicity_per_kind"].items():
         row = f"| {kind} | {v:.4f} | {te['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
-        if sa and ta:
-            row += f" {sa['monotonicity_per_kind'].get(kind, float('nan')):.4f} | {ta['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
+        for key, _ in shown:
+            row += (f" {st[key]['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
+                    f" {te[key]['monotonicity_per_kind'].get(kind, float('nan')):.4f} |")
         lines.append(row)
     lines += [
         "", "## Licence", "",

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -59,14 +59,20 @@ def levels_spec(cfg: Dict[str, Any], last_cfg: Dict[str, Any]) -> List[Dict[str,
         for sev in last_cfg.get("levels", [0.1, 0.25, 0.45, 0.7, 1.0])]
 
 
-def levels_sources(cfg: Dict[str, Any], test_src: List[Source]) -> Tuple[List[Source], List[Source]]:
-    """Photos of the levels pool (the first ``max_levels_sources`` test photos by id) and of
-    the all-sets levels pool (the first ``levels_per_set`` test photos of each source set)."""
+def levels_sources(cfg: Dict[str, Any], test_src: List[Source]) -> Tuple[List[Source], List[Source], List[Source]]:
+    """Photos of the levels pool (the first ``max_levels_sources`` test photos by id), of
+    the all-sets levels pool (the first ``levels_per_set`` test photos of each source set)
+    and of the clean levels pool (the first ``levels_clean.per_set`` test photos of each of
+    ``levels_clean.sets``; empty without ``levels_clean``)."""
     first = test_src[: cfg.get("max_levels_sources", 60)]
-    per_set = int(cfg.get("levels_per_set") or 0)
-    mixed = [s for name in sorted({s.source_set for s in test_src})
-             for s in [t for t in test_src if t.source_set == name][:per_set]]
-    return first, mixed
+
+    def per_set_of(names: Sequence[str], per_set: int) -> List[Source]:
+        return [s for name in sorted(names) for s in [t for t in test_src if t.source_set == name][:per_set]]
+
+    mixed = per_set_of({s.source_set for s in test_src}, int(cfg.get("levels_per_set") or 0))
+    clean_cfg = cfg.get("levels_clean") or {}
+    clean = per_set_of(clean_cfg.get("sets", []), int(clean_cfg.get("per_set", 0)))
+    return first, mixed, clean
 
 
 def split_sources(cfg: Dict[str, Any]) -> Tuple[List[Source], Dict[str, str]]:
@@ -77,16 +83,20 @@ def split_sources(cfg: Dict[str, Any]) -> Tuple[List[Source], Dict[str, str]]:
 
 #: Levels pools: name -> (which photos of ``levels_sources``, seed offset). The offsets are
 #: those every release report was built with; changing them changes published figures.
-LEVELS_POOLS = {"levels": (0, 2000), "levels_mixed": (1, 3000)}
+#: ``levels_clean`` holds only photos whose own quality is known to be good (the corpus never
+#: uses All-Age-Faces photos as pristine anchors: docs/corpus.md), so that "pristine above
+#: degraded" and photometric ladders (brightening a dark scan can improve it) are well posed.
+LEVELS_POOLS = {"levels": (0, 2000), "levels_mixed": (1, 3000), "levels_clean": (2, 4000)}
 
 
 def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path,
                        common_random: bool = False) -> Dict[str, Pool]:
-    """``levels`` and ``levels_mixed`` (if ``levels_per_set``), cached in ``pool_dir``.
+    """``levels``, ``levels_mixed`` (if ``levels_per_set``) and ``levels_clean`` (if
+    ``levels_clean``), cached in ``pool_dir``.
 
     ``common_random``: the same photos and levels with one set of random draws per (photo,
-    kind) ladder (``build_pool``); the pools are then named ``levels_common`` and
-    ``levels_mixed_common``.
+    kind) ladder (``build_pool``); the pools are then named ``levels_common``,
+    ``levels_mixed_common`` and ``levels_clean_common``.
     """
     sampler, last_cfg = stage_sampler(cfg["stages"][-1])
     res, seed = int(cfg["stages"][-1]["resolution"]), int(cfg["seed"])
@@ -215,7 +225,8 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     teacher_order = order_figures(predict(lambda x: teacher(x)[0], pools["levels"]), pools["levels"])
     names = [s["name"] for s in cfg["stages"]]
     extra = {"levels_mixed": "levels_all_sets", "levels_common": "levels_common_random",
-             "levels_mixed_common": "levels_all_sets_common_random"}  # pool -> report key
+             "levels_mixed_common": "levels_all_sets_common_random", "levels_clean": "levels_clean",
+             "levels_clean_common": "levels_clean_common_random"}  # pool -> report key
     for pname, key in extra.items():
         if pname in pools:
             teacher_order[key] = order_figures(predict(lambda x: teacher(x)[0], pools[pname]), pools[pname])
