@@ -3,7 +3,8 @@
 Usage::
 
     python eval/release_levels.py --config mspt_pyiqa/release/configs/mspt_face_v2.yml \
-        --cache runs/release_levels --out eval/reports/release_levels
+        --cache runs/release_levels --out eval/reports/release_levels \
+        [--candidate mspt_face_v4=runs/mspt_face_v4/stage3_best.pth]
 
 Issue 6 asks that "for one face degraded at increasing severity, the score decreases". The
 release reports (``weights/<name>_report.json``) build each severity level of a ladder with
@@ -23,15 +24,15 @@ import csv
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 import yaml
 
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.release.evaluate import order_figures, predict
+from mspt_pyiqa.release.evaluate import level_steps, order_figures, predict
 from mspt_pyiqa.release.run import build_levels_pools, split_sources
-from mspt_pyiqa.weights import load_catalog, load_mspt_weights
+from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 PROTOCOLS = {"independent": False, "common": True}
 #: Report name of each levels pool of mspt_pyiqa.release.run (common-draw pools end in ``_common``).
@@ -52,24 +53,63 @@ def build_levels_pools_both(cfg: Dict[str, Any], cache: Path) -> Dict[tuple, Any
     return pools
 
 
-def evaluate(cfg: Dict[str, Any], cache: Path) -> List[Dict[str, Any]]:
+#: The pool whose per-level steps are tabulated (clean photos, one degradation made stronger).
+STEPS_POOL = ("common", "levels_clean")
+
+
+def evaluate(cfg: Dict[str, Any], cache: Path, candidates: Dict[str, Path] = None
+             ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Order rows (release x protocol x pool x kind) and per-level step rows (``STEPS_POOL``)
+    for every release in the catalog and every ``candidates`` checkpoint (name -> file)."""
     pools = build_levels_pools_both(cfg, cache)
     rows: List[Dict[str, Any]] = []
-    for release, entry in load_catalog().items():
+    steps: List[Dict[str, Any]] = []
+    nets = list(load_catalog()) + sorted(candidates or {})
+    for release in nets:
         net = MSPTNet(pretrained=False, test_img_size=None)
-        load_mspt_weights(net, weights_name=release)
+        if candidates and release in candidates:
+            net.load_state_dict(read_checkpoint(candidates[release]))
+        else:
+            load_mspt_weights(net, weights_name=release)
         net.eval()
         for (proto, name), pool in pools.items():
-            fig = order_figures(predict(net, pool), pool)
+            pred = predict(net, pool)
+            fig = order_figures(pred, pool)
+            if (proto, name) == STEPS_POOL:
+                for kind, st in level_steps(pred, pool).items():
+                    steps += [{"release": release, "kind": kind, "photos": st["photos"], "severity": sv,
+                               "delta": round(d, 4), "above_pristine": round(a, 4)}
+                              for sv, d, a in zip(st["severity"], st["delta"], st["above_pristine"])]
             base = {"release": release, "protocol": proto, "pool": name, "photos": len(set(pool.source_ids.tolist()))}
             rows.append({**base, "kind": "ALL_min", "value": round(fig["monotonicity_min"], 4)})
             rows.append({**base, "kind": "pristine_above", "value": round(fig["pristine_above_degraded"], 4)})
             rows.append({**base, "kind": "noop_ladders", "value": fig["noop_ladders"]})
             rows += [{**base, "kind": k, "value": round(v, 4)} for k, v in fig["monotonicity_per_kind"].items()]
-    return rows
+    return rows, steps
 
 
-def markdown(rows: List[Dict[str, Any]], config: Path) -> str:
+def steps_markdown(steps: List[Dict[str, Any]]) -> List[str]:
+    """Per release: mean (score - pristine score) per kind and level, and how often it is > 0."""
+    if not steps:
+        return []
+    out = ["## Steps on the clean pool (common draws): is each severity level seen?", "",
+           "Mean of (score - the photo's pristine score) per level; in brackets the fraction of photos whose "
+           "degraded version scores above its pristine one. Saturation is split by direction (`down` = towards "
+           "grey). A level whose mean is about 0 and whose fraction is about 0.5 is not seen at all.", ""]
+    for release in sorted({r["release"] for r in steps}):
+        rs = [r for r in steps if r["release"] == release]
+        sevs = sorted({r["severity"] for r in rs})
+        out += [f"### {release}", "", "| kind | photos | " + " | ".join(f"s={v:g}" for v in sevs) + " |",
+                "|---|---:|" + "---:|" * len(sevs)]
+        for kind in sorted({r["kind"] for r in rs}):
+            cell = {r["severity"]: f"{r['delta']:+.3f} ({r['above_pristine']:.2f})" for r in rs if r["kind"] == kind}
+            n = next(r["photos"] for r in rs if r["kind"] == kind)
+            out.append(f"| {kind} | {n} | " + " | ".join(cell.get(v, "") for v in sevs) + " |")
+        out.append("")
+    return out
+
+
+def markdown(rows: List[Dict[str, Any]], config: Path, extra_args: str = "") -> str:
     releases = sorted({r["release"] for r in rows})
     cols = [(rel, proto) for rel in releases for proto in PROTOCOLS]
     head = "| figure | " + " | ".join(f"{rel} {proto}" for rel, proto in cols) + " |"
@@ -77,7 +117,7 @@ def markdown(rows: List[Dict[str, Any]], config: Path) -> str:
     val = {(r["release"], r["protocol"], r["pool"], r["kind"]): r["value"] for r in rows}
     out = [
         "# Within-photo order of the releases: independent vs common random draws per ladder", "",
-        f"Command: `python eval/release_levels.py --config {config}` (held-out test photos of that config; "
+        f"Command: `python eval/release_levels.py --config {config}{extra_args}` (held-out test photos of that config; "
         "pools are the release reports' levels pools, `independent`, and the same photos, kinds and levels "
         "with one set of random draws per (photo, kind) ladder, `common`). Order = mean over photos of "
         "-SRCC(score, severity) with the pristine photo at severity 0 (1 = score always falls); "
@@ -110,18 +150,30 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--config", type=Path, default=Path("mspt_pyiqa/release/configs/mspt_face_v2.yml"))
     parser.add_argument("--cache", type=Path, default=Path("runs/release_levels"))
     parser.add_argument("--out", type=Path, default=Path("eval/reports/release_levels"))
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=CHECKPOINT",
+                        help="also score an unreleased checkpoint (repeatable)")
     args = parser.parse_args(argv)
+    candidates = {}
+    for item in args.candidate:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            parser.error(f"--candidate wants NAME=CHECKPOINT with an existing file, got {item!r}")
+        candidates[name] = Path(path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = yaml.safe_load(args.config.read_text())
     torch.set_num_threads(int(cfg.get("threads", 2)))
-    rows = evaluate(cfg, args.cache)
+    rows, steps = evaluate(cfg, args.cache, candidates)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{args.out}.csv.tmp", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    Path(f"{args.out}.csv.tmp").replace(f"{args.out}.csv")
-    md = markdown(rows, args.config)
+    for suffix, table in (("", rows), ("_steps", steps)):
+        if not table:
+            continue
+        with open(f"{args.out}{suffix}.csv.tmp", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(table[0]))
+            w.writeheader()
+            w.writerows(table)
+        Path(f"{args.out}{suffix}.csv.tmp").replace(f"{args.out}{suffix}.csv")
+    extra = "".join(f" --candidate {n}={p}" for n, p in candidates.items())
+    md = "\n".join([markdown(rows, args.config, extra), *steps_markdown(steps)])
     Path(f"{args.out}.md.tmp").write_text(md + "\n", encoding="utf-8")
     Path(f"{args.out}.md.tmp").replace(f"{args.out}.md")
     print(md)

@@ -105,3 +105,55 @@ def test_levels_clean_pool_takes_only_the_named_sets(two_set_sources: List[Sourc
     # without the config key there is no clean pool (published configs are unchanged)
     cfg.pop("levels_clean")
     assert sorted(build_levels_pools(cfg, two_set_sources, tmp_path / "b")) == ["levels"]
+
+
+def test_level_steps_split_saturation_by_direction_and_count_unseen_steps() -> None:
+    from mspt_pyiqa.release.evaluate import level_steps
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 200, (8, 8, 3), dtype=np.uint8)
+    lum = (base.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    imgs, kinds, sev, sids = [], [], [], []
+    for photo, factor in (("a", 0.0), ("b", 2.0)):  # a: desaturated ladder, b: oversaturated
+        imgs.append(base), kinds.append("pristine"), sev.append(0.0), sids.append(photo)
+        for s in (0.5, 1.0):
+            f = 1 + (factor - 1) * s
+            imgs.append(np.clip(lum + (base - lum) * f, 0, 255).astype(np.uint8))
+            kinds.append("saturation"), sev.append(s), sids.append(photo)
+    pool = Pool(np.stack(imgs), np.zeros(6, np.float32), np.array(sids), np.array(kinds), np.array(sev, np.float32), 8)
+    pred = np.array([0.8, 0.85, 0.6, 0.8, 0.7, 0.5])  # photo a: mild step scored above pristine
+    steps = level_steps(pred, pool)
+    assert sorted(steps) == ["saturation:down", "saturation:up"]
+    down, up = steps["saturation:down"], steps["saturation:up"]
+    assert down["severity"] == [0.5, 1.0] and down["photos"] == 1
+    np.testing.assert_allclose(down["delta"], [0.05, -0.2])
+    assert down["above_pristine"] == [1.0, 0.0] and up["above_pristine"] == [0.0, 0.0]
+    np.testing.assert_allclose(up["delta"], [-0.1, -0.3])
+
+
+def _release_levels_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "release_levels.py"
+    spec = importlib.util.spec_from_file_location("release_levels", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_release_levels_report_tables_and_candidate_argument(tmp_path: Path) -> None:
+    mod = _release_levels_module()
+    rows = [{"release": "r1", "protocol": proto, "pool": "levels_clean", "photos": 2, "kind": kind, "value": v}
+            for proto in mod.PROTOCOLS for kind, v in (("ALL_min", 0.5), ("pristine_above", 0.9),
+                                                       ("noop_ladders", 1), ("jpeg", 0.5))]
+    md = mod.markdown(rows, Path("cfg.yml"), " --candidate r1=x.pth")
+    assert "--config cfg.yml --candidate r1=x.pth" in md
+    assert "## `levels_clean`: 2 test photos of the clean sets" in md
+    assert "| no-op ladders left out | 1 | 1 |" in md and "| jpeg | 0.5000 | 0.5000 |" in md
+    steps = [{"release": "r1", "kind": "saturation:down", "photos": 2, "severity": s, "delta": d, "above_pristine": a}
+             for s, d, a in ((0.1, 0.004, 0.5), (1.0, -0.2, 0.0))]
+    table = "\n".join(mod.steps_markdown(steps))
+    assert "| kind | photos | s=0.1 | s=1 |" in table
+    assert "| saturation:down | 2 | +0.004 (0.50) | -0.200 (0.00) |" in table
+    with pytest.raises(SystemExit):
+        mod.main(["--candidate", f"v9={tmp_path / 'missing.pth'}"])

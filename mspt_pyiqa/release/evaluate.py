@@ -87,3 +87,48 @@ def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[
         "pairs": pairs,
         "noop_ladders": noop,
     }
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _chroma(img: np.ndarray) -> float:
+    x = img.astype(np.float32) / 255.0
+    return float(np.abs(x - (x @ _LUMA)[..., None]).mean())
+
+
+def level_steps(pred: np.ndarray, pool: Pool) -> Dict[str, Dict[str, list]]:
+    """Per kind and severity level: mean of (score - the photo's pristine score) and the fraction
+    of photos whose degraded version scores *above* its pristine one (a step not seen).
+
+    Saturation ladders are split by direction (``saturation:down`` to grey, ``saturation:up``
+    oversaturated; the direction is read from the images' mean chroma), because an NR score
+    can see one and not the other. No-op ladders are left out as in :func:`order_figures`.
+    Returns ``{kind: {"severity": [...], "delta": [...], "above_pristine": [...], "photos": n}}``.
+    """
+    acc: Dict[str, Dict[float, list]] = {}
+    for sid in np.unique(pool.source_ids):
+        idx = np.flatnonzero(pool.source_ids == sid)
+        pristine = idx[pool.kinds[idx] == "pristine"]
+        if not len(pristine):
+            continue
+        p = int(pristine[0])
+        for kind in np.unique(pool.kinds[idx]):
+            if kind == "pristine":
+                continue
+            k_idx = idx[pool.kinds[idx] == kind]
+            if all(np.array_equal(pool.images[i], pool.images[p]) for i in k_idx):
+                continue
+            name = str(kind)
+            if name == "saturation":
+                strongest = int(k_idx[np.argmax(pool.severities[k_idx])])
+                name += ":up" if _chroma(pool.images[strongest]) > _chroma(pool.images[p]) else ":down"
+            for i in k_idx:
+                acc.setdefault(name, {}).setdefault(round(float(pool.severities[i]), 4), []).append(float(pred[i] - pred[p]))
+    out: Dict[str, Dict[str, list]] = {}
+    for name, by_sev in sorted(acc.items()):
+        sevs = sorted(by_sev)
+        out[name] = {"severity": sevs, "delta": [float(np.mean(by_sev[s])) for s in sevs],
+                     "above_pristine": [float(np.mean(np.array(by_sev[s]) > 0)) for s in sevs],
+                     "photos": len(by_sev[sevs[0]])}
+    return out
