@@ -150,6 +150,10 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
             f"| pristine above its degraded versions | {_ok(sa['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
             f"{ta['pristine_above_degraded']:.4f} | >= 0.95 |",
         ]
+    if not st.get("levels_clean"):
+        lines += ["", "This release's report predates the clean-sets ladders (SCUT-FBP5500 and CelebA-HQ test photos "
+                  "only, the corpus's pristine anchors); its figures on them are in `eval/reports/release_levels.md` "
+                  "(`python eval/release_levels.py`)."]
     head = "| kind | MSPT | teacher |" + "".join(f" MSPT, {short} | teacher, {short} |" for _, short in shown)
     lines += ["", "Within-photo order per degradation kind (1 = score always falls as severity rises):", "",
               head, "|---|" + "---:|" * (head.count("|") - 2)]
