@@ -129,6 +129,9 @@ def test_level_steps_split_saturation_by_direction_and_count_unseen_steps() -> N
     np.testing.assert_allclose(down["delta"], [0.05, -0.2])
     assert down["above_pristine"] == [1.0, 0.0] and up["above_pristine"] == [0.0, 0.0]
     np.testing.assert_allclose(up["delta"], [-0.1, -0.3])
+    merged = level_steps(pred, pool, split_by_chroma=())  # no split: one row per kind
+    assert sorted(merged) == ["saturation"] and merged["saturation"]["photos"] == 2
+    np.testing.assert_allclose(merged["saturation"]["delta"], [-0.025, -0.25])
 
 
 def _release_levels_module():

@@ -19,7 +19,8 @@ CONTRAST_MIN = 0.15
 OVERSAT_MAX = 4.0
 DESAT_PROB = 0.5
 CAST_LOG_GAIN_MAX = 0.8
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: Rec. 601 luma weights of RGB (the "luminance" saturation and colour cast act around).
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _exposure(img: np.ndarray, ev: float) -> np.ndarray:
@@ -47,7 +48,7 @@ def contrast_loss(img: np.ndarray, severity: float, rng: np.random.Generator) ->
 def saturation(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
     """Colour saturation change around luminance: to grey (p=0.5) or up to 4x (oversaturation)."""
     x = to_float(img)
-    lum = (x @ _LUMA)[..., None]
+    lum = (x @ LUMA)[..., None]
     if rng.random() < DESAT_PROB:
         factor = 1.0 - severity
     else:
@@ -64,6 +65,6 @@ def colour_cast(img: np.ndarray, severity: float, rng: np.random.Generator) -> n
     theta = float(rng.uniform(0.0, 2.0 * np.pi))
     phases = theta - np.array([0.0, 2.0, 4.0]) * np.pi / 3.0
     gains = np.exp(CAST_LOG_GAIN_MAX * severity * np.cos(phases)).astype(np.float32)
-    gains /= float(gains @ _LUMA)
+    gains /= float(gains @ LUMA)
     lin = to_float(img) ** GAMMA
     return to_uint8(np.clip(lin * gains, 0.0, 1.0) ** (1.0 / GAMMA))
