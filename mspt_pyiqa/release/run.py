@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v2.yml \
-        --out runs/release_v2 [--publish]
+    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v5.yml \
+        --out runs/mspt_face_v5 [--publish]
 
 Everything is cached in ``--out`` (pools, teacher, stage checkpoints), so the same command
 resumes after an interruption. ``--publish`` copies the final checkpoint into ``weights/``
@@ -32,7 +32,8 @@ from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
 from mspt_pyiqa.release.ladders import DEFAULT_BINS, build_ladder_pool
 from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
-from mspt_pyiqa.release.trainer import StageData, fit_teacher, forgetting_table, train_stage
+from mspt_pyiqa.release.trainer import (StageData, fit_teacher, forgetting_table, memory_format_of, teacher_targets,
+                                        train_stage)
 from mspt_pyiqa.teacher import MobileNetV2Teacher, fetch_mobilenet_v2_imagenet
 from mspt_pyiqa.weights import read_checkpoint, sha256_file
 
@@ -154,8 +155,13 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
 
     The teacher trains on ``teacher.max_images`` images of the last stage's pool (a seeded
     subset: its frozen lower blocks cost as much as the student's whole stage on 2 cores).
+    ``teacher.targets``: ``trained`` (default) caches targets on that subset only; ``all``
+    runs the trained teacher over the whole pool, so every stage-3 label batch is distilled.
     """
     tcfg = cfg["teacher"]
+    targets = tcfg.get("targets", "trained")
+    if targets not in ("trained", "all"):  # checked before any training
+        raise ValueError(f"teacher.targets must be 'trained' or 'all', got {targets!r}")
     teacher = MobileNetV2Teacher(fetch_mobilenet_v2_imagenet(), split_block=int(tcfg.get("split_block", 14)))
     path = out / "teacher.pth"
     if path.is_file():
@@ -165,9 +171,14 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
     last = pools["train"][-1]
     subset = np.sort(np.random.default_rng(int(cfg["seed"])).permutation(len(last))[: int(tcfg.get("max_images", len(last)))])
     fig, (score, feat) = fit_teacher(teacher, last.subset(subset), pools["val"][-1], tcfg, int(cfg["seed"]))
+    record = {"val": fig, "train_images": int(len(subset)), "targets": targets}
+    if targets == "all":  # targets on the whole pool, not only the subset it was fitted on
+        subset = np.arange(len(last))
+        score, feat = teacher_targets(teacher, last, memory_format=memory_format_of(tcfg))
     np.savez(out / "teacher_subset_targets.npz", index=subset, score=score, feat=feat)
     torch.save(teacher.state_dict(), path)
-    (out / "teacher_record.json").write_text(json.dumps({"val": fig, "train_images": int(len(subset))}, indent=2))
+    record["target_images"] = int(len(subset))
+    (out / "teacher_record.json").write_text(json.dumps(record, indent=2))
     return teacher
 
 
