@@ -1,6 +1,7 @@
 """Release trainer options of mspt_face_v5: NHWC (channels_last) steps and teacher targets on a whole pool."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,22 @@ def test_unknown_teacher_targets_value_fails_before_training(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="teacher.targets must be 'trained' or 'all', got 'some'"):
         get_teacher(cfg, tmp_path, {"train": [_pool()], "val": [_pool()]})
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("targets, expected", [("trained", 3), ("all", 8)])
+def test_teacher_targets_cover_the_fitted_subset_or_the_whole_pool(tmp_path: Path, monkeypatch, targets: str,
+                                                                   expected: int) -> None:
+    """``teacher.targets``: stage 3 gets teacher targets on the fitted subset only, or on every image."""
+    import mspt_pyiqa.release.run as run
+
+    monkeypatch.setattr(run, "fetch_mobilenet_v2_imagenet", lambda: None)  # random weights: no download
+    pool = _pool(8, 64)
+    cfg = {"seed": 0, "levels_kinds": [], "stages": [{"name": "stage3", "teacher_targets": True}],
+           "teacher": {"epochs": 1, "batch_size": 4, "max_images": 3, "targets": targets, "channels_last": True}}
+    pools = {"train": [pool], "val": [_pool(4, 64, seed=1)], "ladders": [None]}
+    data = run.stage_data(cfg, tmp_path, 0, pools)
+    has = np.isfinite(data.t_score)
+    assert data.t_score.shape == (8,) and int(has.sum()) == expected
+    assert np.all(np.abs(data.t_feat[has].astype(np.float32)).sum(1) > 0) and not data.t_feat[~has].any()
+    record = json.loads((tmp_path / "teacher_record.json").read_text())
+    assert record["train_images"] == 3 and record["target_images"] == expected and record["targets"] == targets

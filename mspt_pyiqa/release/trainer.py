@@ -115,7 +115,10 @@ def fit_teacher(
 @torch.no_grad()
 def teacher_targets(teacher: MobileNetV2Teacher, pool: Pool, bs: int = 64,
                     memory_format: torch.memory_format = torch.contiguous_format) -> Tuple[np.ndarray, np.ndarray]:
-    """Teacher score ``(N,)`` and pooled features ``(N, 1280)`` (float16) for a pool."""
+    """Teacher score ``(N,)`` and pooled features ``(N, 1280)`` (float16) for a pool.
+
+    Puts ``teacher`` in eval mode and in ``memory_format`` (it stays so; the values do not depend on it).
+    """
     teacher.eval()
     teacher.to(memory_format=memory_format)
     scores, feats = [], []
