@@ -11,7 +11,9 @@ Steps (config: ``mspt_pyiqa/release/configs/*.yml``):
    stage from the previous stage's best checkpoint (path and sha256 recorded), on the stage's
    pool plus replay batches of earlier pools at their own resolution, with targets: label
    (MSE + PLCC loss), teacher score, teacher pooled features (through a linear projection),
-   and on replay batches the frozen previous stage's score (anti-forgetting);
+   and on replay batches the frozen previous stage's score (anti-forgetting); with
+   ``ema_decay`` in a stage, an exponential moving average of the weights (timm's
+   ``ModelEmaV3``) is what is validated, checkpointed and passed on;
 4. after each stage, BatchNorm statistics can be re-estimated over all resolutions so far;
 5. the forgetting table (each stage checkpoint x each stage's val pool, at that stage's
    resolution) and the release figures on the test and levels pools.
@@ -28,6 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+from timm.utils import ModelEmaV3
 from torch import nn
 from tqdm import tqdm
 
@@ -241,6 +244,9 @@ def train_stage(
     eval_every = int(stage.get("eval_every", max(1, iters // 4)))
     best_path, last_path = out_dir / f"{stage['name']}_best.pth", out_dir / f"{stage['name']}_last.pth"
     best, history, t0, run_loss = -2.0, [], time.time(), 0.0
+    # The averaged weights (when asked for) are the stage's output: validated, kept as best/last.
+    ema = ModelEmaV3(net, decay=float(stage["ema_decay"])) if stage.get("ema_decay") else None
+    out_net = ema.module if ema is not None else net
     for it in range(iters):
         net.train()
         rng = np.random.default_rng([seed, k, it])  # batch i depends on (seed, stage, i) only
@@ -254,19 +260,26 @@ def train_stage(
         nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update(net, step=it + 1)  # step 1 copies the weights, later steps average
         run_loss += loss.item()
         if (it + 1) % eval_every == 0 or it + 1 == iters:
-            score, figs = mean_val_srcc(net, vals[: k + 1])
+            score, figs = mean_val_srcc(out_net, vals[: k + 1])
             entry = {"iter": it + 1, "loss": run_loss / eval_every, "lr": sched.get_last_lr()[0],
                      "val": figs, "mean_val_srcc": score, "elapsed_s": round(time.time() - t0, 1)}
+            if ema is not None:  # the raw weights too, to measure what averaging adds
+                entry["raw_mean_val_srcc"], entry["raw_val"] = mean_val_srcc(net, vals[: k + 1])
             history.append(entry)
-            logger.info("%s it %d/%d loss %.4f lr %.2e val SRCC %s (%.0f s)", stage["name"], it + 1, iters,
-                        entry["loss"], entry["lr"], " ".join(f"{f['srcc']:.3f}" for f in figs), entry["elapsed_s"])
+            logger.info("%s it %d/%d loss %.4f lr %.2e val SRCC %s%s (%.0f s)", stage["name"], it + 1, iters,
+                        entry["loss"], entry["lr"], " ".join(f"{f['srcc']:.3f}" for f in figs),
+                        "" if ema is None else " (raw %s)" % " ".join(f"{f['srcc']:.3f}" for f in entry["raw_val"]),
+                        entry["elapsed_s"])
             run_loss = 0.0
             if score > best:
                 best = score
-                save_checkpoint(net, best_path, meta={"stage": stage["name"], "iter": it + 1, "mean_val_srcc": score})
-    save_checkpoint(net, last_path, meta={"stage": stage["name"], "iter": iters})
+                save_checkpoint(out_net, best_path, meta={"stage": stage["name"], "iter": it + 1, "mean_val_srcc": score,
+                                                          "ema_decay": stage.get("ema_decay")})
+    save_checkpoint(out_net, last_path, meta={"stage": stage["name"], "iter": iters, "ema_decay": stage.get("ema_decay")})
     record.update({"history": history, "best_mean_val_srcc": best, "train_seconds": round(time.time() - t0, 1)})
     if stage.get("bn_reestimate", False):
         net.load_state_dict(read_checkpoint(best_path))
