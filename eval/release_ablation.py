@@ -6,8 +6,9 @@ Usage::
         --out eval/reports/release_ablation
 
 Each ``--run NAME=DIR`` is a run folder of ``python -m mspt_pyiqa.release.run`` (its
-``config.yml`` and ``report.json``); each ``--release NAME`` a published release (its
-committed config and ``weights/NAME_report.json``, so no run folder is needed). Every run evaluated here shares the v1 run's split, test
+``config.yml`` and ``report.json``); each ``--release NAME`` a published release or a measured
+candidate (its committed config and ``weights/NAME_report.json`` or
+``eval/reports/NAME_candidate_report.json``, so no run folder is needed). Every run evaluated here shares the v1 run's split, test
 pool and levels pool (same seed and config entries), so the figures are comparable. Writes
 ``<out>.md`` (a readable table) and ``<out>.csv``. ``--levels-all-sets POOL`` (a run's
 ``pools/levels_mixed.npz``) scores the final checkpoint of runs whose report predates that pool.
@@ -49,8 +50,15 @@ def all_sets_figures(checkpoint: Path, pool_path: Path) -> Dict[str, Any]:
 
 
 def release_files(name: str) -> Tuple[Path, Path]:
-    """``(config, report)`` of a published release: its recipe and ``weights/<name>_report.json``."""
-    return REPO / "mspt_pyiqa" / "release" / "configs" / f"{name}.yml", REPO / "weights" / f"{name}_report.json"
+    """``(config, report)`` of a published release or a measured candidate recipe.
+
+    The recipe is ``mspt_pyiqa/release/configs/<name>.yml``; the report is the release's
+    ``weights/<name>_report.json`` or, for a candidate that was not released, the committed
+    copy of its run's report, ``eval/reports/<name>_candidate_report.json``.
+    """
+    reports = [REPO / "weights" / f"{name}_report.json", REPO / "eval" / "reports" / f"{name}_candidate_report.json"]
+    report = next((r for r in reports if r.is_file()), reports[0])
+    return REPO / "mspt_pyiqa" / "release" / "configs" / f"{name}.yml", report
 
 
 def row(name: str, config: Path, report: Path, levels_all_sets: Optional[Path] = None) -> Dict[str, Any]:
@@ -94,7 +102,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", default=[], help="NAME=RUN_DIR (repeatable)")
     parser.add_argument("--release", action="append", default=[],
-                        help="NAME of a published release: its committed config and weights/NAME_report.json (repeatable)")
+                        help="NAME of a published release or measured candidate: its committed config and "
+                             "weights/NAME_report.json or eval/reports/NAME_candidate_report.json (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("eval/reports/release_ablation"))
     parser.add_argument("--note", default="", help="a line of context printed under the table")
     parser.add_argument("--levels-all-sets", type=Path, default=None,

@@ -79,3 +79,18 @@ def test_bad_arguments_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         mod.main(["--run", f"r={tmp_path}", "--out", str(tmp_path / "x")])
     assert "DIR/report.json" in capsys.readouterr().err
+
+
+def test_release_files_fall_back_to_a_committed_candidate_report(tmp_path: Path, monkeypatch) -> None:
+    mod = _module()
+    monkeypatch.setattr(mod, "REPO", tmp_path)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "eval" / "reports").mkdir(parents=True)
+    cand = tmp_path / "eval" / "reports" / "cand_candidate_report.json"
+    cand.write_text("{}")
+    assert mod.release_files("cand")[1] == cand  # not released: the committed candidate report
+    released = tmp_path / "weights" / "cand_report.json"
+    released.write_text("{}")
+    assert mod.release_files("cand")[1] == released  # a release's own report wins
+    cfg = mod.release_files("cand")[0]
+    assert cfg == tmp_path / "mspt_pyiqa" / "release" / "configs" / "cand.yml"
