@@ -112,6 +112,15 @@ def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Pa
     return pools
 
 
+def build_test_pool(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path) -> Pool:
+    """The held-out test pool (2 degraded versions of each of the first ``max_test_sources``
+    test photos, last stage's sampler and resolution), cached as ``pool_dir/test.npz``."""
+    sampler, _ = stage_sampler(cfg["stages"][-1])
+    res, seed = int(cfg["stages"][-1]["resolution"]), int(cfg["seed"])
+    return cached_pool(pool_dir / "test.npz", lambda: build_pool(
+        test_src[: cfg.get("max_test_sources", 600)], sampler, res, 2, seed + 1000, desc="test"))
+
+
 def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     seed = int(cfg["seed"])
     sources, splits = split_sources(cfg)
@@ -138,11 +147,8 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
             sm=sampler, st=stage, lc=lcfg, kk=k: build_ladder_pool(
                 c, sm, int(st["resolution"]), lc.get("kinds", cfg["levels_kinds"]), lc.get("bins", DEFAULT_BINS),
                 seed + 17 * kk + 5, desc=f"{st['name']} ladders", common_random=bool(lc.get("common_random", False)))))
-    last_sampler, _ = stage_sampler(cfg["stages"][-1])
-    final_res = int(cfg["stages"][-1]["resolution"])
     test_src = [s for s in sources if splits[s.source_id] == "test"]
-    pools["test"] = cached_pool(out / "pools" / "test.npz", lambda: build_pool(
-        test_src[: cfg.get("max_test_sources", 600)], last_sampler, final_res, 2, seed + 1000, desc="test"))
+    pools["test"] = build_test_pool(cfg, test_src, out / "pools")
     pools.update(build_levels_pools(cfg, test_src, out / "pools"))
     if cfg.get("levels_common_random"):  # the same photos and levels, one set of draws per ladder
         pools.update(build_levels_pools(cfg, test_src, out / "pools", common_random=True))
