@@ -1,9 +1,11 @@
 """Shared fixtures: paths to ../shared, real face photos and a small checkpoint written here."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
-from typing import List
+from types import ModuleType
+from typing import Callable, List
 
 import pytest
 import torch
@@ -43,3 +45,14 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
     save_checkpoint(net, path, meta={"input_size": 128})
     return path
+
+
+@pytest.fixture(scope="session")
+def eval_script() -> Callable[[str], ModuleType]:
+    """Loader of a harness under ``eval/`` (scripts, not a package): ``eval_script("release_compare")``."""
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, REPO / "eval" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load

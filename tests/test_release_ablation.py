@@ -2,22 +2,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release_ablation", REPO / "eval" / "release_ablation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _figures(worst: float, clean: dict | None) -> dict:
@@ -38,8 +29,8 @@ def _run_dir(tmp_path: Path, name: str, clean: dict | None) -> Path:
     return run
 
 
-def test_clean_columns_count_kinds_under_the_bar(tmp_path: Path) -> None:
-    mod = _module()
+def test_clean_columns_count_kinds_under_the_bar(eval_script, tmp_path: Path) -> None:
+    mod = eval_script("release_ablation")
     clean = {"monotonicity_per_kind": {"jpeg": 0.96, "saturation": 0.84, "overexposure": 0.949},
              "monotonicity_min": 0.84, "pristine_above_degraded": 0.953}
     run = _run_dir(tmp_path, "c", clean)
@@ -52,8 +43,8 @@ def test_clean_columns_count_kinds_under_the_bar(tmp_path: Path) -> None:
     assert old["order_min_clean"] == "" and old["kinds_below_bar_clean"] == ""  # report predating the pool
 
 
-def test_main_takes_published_releases_and_run_folders(tmp_path: Path) -> None:
-    mod = _module()
+def test_main_takes_published_releases_and_run_folders(eval_script, tmp_path: Path) -> None:
+    mod = eval_script("release_ablation")
     catalog = yaml.safe_load((REPO / "weights" / "catalog.yaml").read_text())
     name = catalog["default"]
     run = _run_dir(tmp_path, "cand", None)
@@ -68,8 +59,8 @@ def test_main_takes_published_releases_and_run_folders(tmp_path: Path) -> None:
     assert f"--release {name} --run cand={run}" in md and "kinds_below_bar_clean" in md
 
 
-def test_bad_arguments_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    mod = _module()
+def test_bad_arguments_name_the_problem(eval_script, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    mod = eval_script("release_ablation")
     with pytest.raises(SystemExit):
         mod.main(["--out", str(tmp_path / "x")])
     assert "at least one --run or --release" in capsys.readouterr().err
@@ -81,8 +72,8 @@ def test_bad_arguments_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFi
     assert "DIR/report.json" in capsys.readouterr().err
 
 
-def test_release_files_fall_back_to_a_committed_candidate_report(tmp_path: Path, monkeypatch) -> None:
-    mod = _module()
+def test_release_files_fall_back_to_a_committed_candidate_report(eval_script, tmp_path: Path, monkeypatch) -> None:
+    mod = eval_script("release_ablation")
     monkeypatch.setattr(mod, "REPO", tmp_path)
     (tmp_path / "weights").mkdir()
     (tmp_path / "eval" / "reports").mkdir(parents=True)

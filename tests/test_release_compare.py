@@ -1,22 +1,10 @@
 """eval/release_compare.py: paired bootstrap over test photos."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release_compare", REPO / "eval" / "release_compare.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def _data(n_photos: int = 60, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -25,8 +13,8 @@ def _data(n_photos: int = 60, seed: int = 0):
     return labels, groups, rng
 
 
-def test_a_better_model_is_ahead_in_every_resample() -> None:
-    mod = _module()
+def test_a_better_model_is_ahead_in_every_resample(eval_script) -> None:
+    mod = eval_script("release_compare")
     labels, groups, rng = _data()
     preds = {"base": labels + rng.normal(0, 0.4, len(labels)), "good": labels + rng.normal(0, 0.05, len(labels))}
     rows = mod.paired_bootstrap(preds, labels, groups, n_boot=200, seed=1)
@@ -39,8 +27,8 @@ def test_a_better_model_is_ahead_in_every_resample() -> None:
     assert good["photos"] == 60 and good["images"] == 120
 
 
-def test_identical_models_differ_by_nothing_and_runs_repeat() -> None:
-    mod = _module()
+def test_identical_models_differ_by_nothing_and_runs_repeat(eval_script) -> None:
+    mod = eval_script("release_compare")
     labels, groups, rng = _data(seed=2)
     p = labels + rng.normal(0, 0.2, len(labels))
     rows = mod.paired_bootstrap({"a": p, "b": p.copy()}, labels, groups, n_boot=100, seed=3)
@@ -50,10 +38,10 @@ def test_identical_models_differ_by_nothing_and_runs_repeat() -> None:
     assert again == rows
 
 
-def test_photos_are_resampled_whole() -> None:
+def test_photos_are_resampled_whole(eval_script) -> None:
     """Two images of a photo always travel together: with one photo per group of identical
     images the CI equals the CI of the photo-level data."""
-    mod = _module()
+    mod = eval_script("release_compare")
     labels, groups, rng = _data(n_photos=40, seed=4)
     labels = np.repeat(labels[::2], 2)
     p = labels + np.repeat(rng.normal(0, 0.3, 40), 2)
@@ -62,8 +50,8 @@ def test_photos_are_resampled_whole() -> None:
     assert rows2[0]["srcc_ci"] == rows1[0]["srcc_ci"]
 
 
-def test_bad_models_are_named(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    mod = _module()
+def test_bad_models_are_named(eval_script, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    mod = eval_script("release_compare")
     with pytest.raises(SystemExit):
         mod.main(["--model", "mspt_face_v5", "--out", str(tmp_path / "x")])
     assert "at least two --model" in capsys.readouterr().err

@@ -134,18 +134,8 @@ def test_level_steps_split_saturation_by_direction_and_count_unseen_steps() -> N
     np.testing.assert_allclose(merged["saturation"]["delta"], [-0.025, -0.25])
 
 
-def _release_levels_module():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "eval" / "release_levels.py"
-    spec = importlib.util.spec_from_file_location("release_levels", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_release_levels_report_tables_and_candidate_argument(tmp_path: Path) -> None:
-    mod = _release_levels_module()
+def test_release_levels_report_tables_and_candidate_argument(eval_script, tmp_path: Path) -> None:
+    mod = eval_script("release_levels")
     rows = [{"release": "r1", "protocol": proto, "pool": "levels_clean", "photos": 2, "kind": kind, "value": v}
             for proto in mod.PROTOCOLS for kind, v in (("ALL_min", 0.5), ("pristine_above", 0.9),
                                                        ("noop_ladders", 1), ("jpeg", 0.5))]
