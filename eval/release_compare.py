@@ -26,18 +26,13 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 import yaml
-from scipy import stats
 
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.release.evaluate import predict
+from mspt_pyiqa.release.evaluate import correlations, predict
 from mspt_pyiqa.release.run import build_test_pool, split_sources
 from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 FIGURES = ("srcc", "plcc")
-
-
-def _figures(pred: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
-    return {"srcc": float(stats.spearmanr(pred, labels)[0]), "plcc": float(stats.pearsonr(pred, labels)[0])}
 
 
 def paired_bootstrap(preds: Dict[str, np.ndarray], labels: np.ndarray, groups: Sequence[str],
@@ -58,20 +53,21 @@ def paired_bootstrap(preds: Dict[str, np.ndarray], labels: np.ndarray, groups: S
     for b in range(n_boot):
         idx = np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
         for n in names:
-            for f, v in _figures(preds[n][idx], labels[idx]).items():
-                boot[n][f][b] = v
+            fig = correlations(preds[n][idx], labels[idx])
+            for f in FIGURES:
+                boot[n][f][b] = fig[f]
+    full = {n: correlations(preds[n], labels) for n in names}
     base = names[0]
     rows: List[Dict[str, object]] = []
     for n in names:
-        full = _figures(preds[n], labels)
         row: Dict[str, object] = {"model": n, "images": len(labels), "photos": len(uniq)}
         for f in FIGURES:
             lo, hi = np.percentile(boot[n][f], [2.5, 97.5])
-            row[f] = round(full[f], 4)
+            row[f] = round(full[n][f], 4)
             row[f"{f}_ci"] = f"[{lo:.4f}, {hi:.4f}]"
             diff = boot[n][f] - boot[base][f]
             dlo, dhi = np.percentile(diff, [2.5, 97.5])
-            row[f"{f}_diff"] = round(full[f] - _figures(preds[base], labels)[f], 4)
+            row[f"{f}_diff"] = round(full[n][f] - full[base][f], 4)
             row[f"{f}_diff_ci"] = f"[{dlo:+.4f}, {dhi:+.4f}]"
             row[f"{f}_p_better"] = round(float((diff > 0).mean()), 3) if n != base else ""
         rows.append(row)
