@@ -95,3 +95,17 @@ def test_teacher_targets_cover_the_fitted_subset_or_the_whole_pool(tmp_path: Pat
     assert np.all(np.abs(data.t_feat[has].astype(np.float32)).sum(1) > 0) and not data.t_feat[~has].any()
     record = json.loads((tmp_path / "teacher_record.json").read_text())
     assert record["train_images"] == 3 and record["target_images"] == expected and record["targets"] == targets
+
+
+def test_teacher_fits_the_whole_pool_when_max_images_is_omitted(tmp_path: Path, monkeypatch) -> None:
+    """Since ``mspt_face_v9`` the recipe leaves ``teacher.max_images`` out: every image of the pool trains the teacher."""
+    import mspt_pyiqa.release.run as run
+
+    monkeypatch.setattr(run, "fetch_mobilenet_v2_imagenet", lambda: None)  # random weights: no download
+    cfg = {"seed": 0, "levels_kinds": [], "stages": [{"name": "stage3", "teacher_targets": True}],
+           "teacher": {"epochs": 1, "batch_size": 4, "targets": "trained"}}
+    pools = {"train": [_pool(8, 64)], "val": [_pool(4, 64, seed=1)], "ladders": [None]}
+    data = run.stage_data(cfg, tmp_path, 0, pools)
+    record = json.loads((tmp_path / "teacher_record.json").read_text())
+    assert record["train_images"] == 8 and record["target_images"] == 8
+    assert np.isfinite(data.t_score).all()

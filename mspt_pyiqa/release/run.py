@@ -159,8 +159,9 @@ def make_pools(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
 def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> MobileNetV2Teacher:
     """The trained teacher; on first run also caches its targets on its training subset.
 
-    The teacher trains on ``teacher.max_images`` images of the last stage's pool (a seeded
-    subset: its frozen lower blocks cost as much as the student's whole stage on 2 cores).
+    The teacher trains on ``teacher.max_images`` images of the last stage's pool, a seeded
+    subset (all of it when omitted, as in the ``mspt_face_v9`` recipe: its frozen lower blocks cost
+    about 2 min over the 13,308-image pool on 2 cores, and 3,000 images overfit it).
     ``teacher.targets``: ``trained`` (default) caches targets on that subset only; ``all``
     runs the trained teacher over the whole pool, so every stage-3 label batch is distilled.
     """
