@@ -131,7 +131,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = "python eval/release_compare.py --config " + str(args.config) + "".join(
         f" --model {m}" for m in args.model) + f" --out {args.out}"
     text = markdown(rows, command, args.n_boot)
-    args.out.with_suffix(".md").write_text(text)
+    tmp = args.out.with_suffix(".md.tmp")  # like the CSV: a reader never sees half a report
+    tmp.write_text(text)
+    tmp.replace(args.out.with_suffix(".md"))
     print(text)
     return 0
 

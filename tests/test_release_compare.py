@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 def _data(n_photos: int = 60, seed: int = 0):
     rng = np.random.default_rng(seed)
     groups = np.repeat([f"p{i}" for i in range(n_photos)], 2)

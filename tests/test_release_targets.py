@@ -98,7 +98,7 @@ def test_teacher_targets_cover_the_fitted_subset_or_the_whole_pool(tmp_path: Pat
 
 
 def test_teacher_fits_the_whole_pool_when_max_images_is_omitted(tmp_path: Path, monkeypatch) -> None:
-    """Since ``mspt_face_v9`` the recipe leaves ``teacher.max_images`` out: every image of the pool trains the teacher."""
+    """``teacher.max_images`` left out (as in the ``mspt_face_v9`` recipe): every image of the pool trains the teacher."""
     import mspt_pyiqa.release.run as run
 
     monkeypatch.setattr(run, "fetch_mobilenet_v2_imagenet", lambda: None)  # random weights: no download
