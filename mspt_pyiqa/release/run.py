@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v5.yml \
-        --out runs/mspt_face_v5 [--publish]
+    python -m mspt_pyiqa.release.run --config mspt_pyiqa/release/configs/mspt_face_v11.yml \
+        --out runs/mspt_face_v11 [--publish]
 
 Everything is cached in ``--out`` (pools, teacher, stage checkpoints), so the same command
 resumes after an interruption. ``--publish`` copies the final checkpoint into ``weights/``
@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from mspt_pyiqa.corpus.config import load_stage
 from mspt_pyiqa.corpus.sampler import DegradationSampler
 from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources
 from mspt_pyiqa.release.evaluate import correlations, order_figures, predict
+from mspt_pyiqa.release.feature_init import feature_init
 from mspt_pyiqa.release.ladders import DEFAULT_BINS, build_ladder_pool
 from mspt_pyiqa.release.pools import Pool, build_pool, cached_pool
 from mspt_pyiqa.release.trainer import (StageData, fit_teacher, forgetting_table, memory_format_of, teacher_targets,
@@ -207,6 +208,16 @@ def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) ->
     return StageData(pool, score, feat, **ladders)
 
 
+def initial_checkpoint(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Optional[Path]:
+    """Where stage 1 starts: ``None`` (random weights) or, with a ``feature_init`` block, the
+    student distilled from the teacher's intermediate features (``feature_init.py``) on the
+    last stage's train pool."""
+    if not cfg.get("feature_init"):
+        return None
+    return feature_init(cfg["feature_init"], get_teacher(cfg, out, pools), pools["train"][-1], pools["train"][0],
+                        out, int(cfg["seed"]))
+
+
 def markdown_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
@@ -221,7 +232,8 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
                                                    "started": dt.datetime.now().isoformat()}, indent=2))
     pools = make_pools(cfg, out)
     data: List[StageData] = []
-    records, ckpts, prev = [], [], None
+    records, ckpts = [], []
+    prev = initial_checkpoint(cfg, out, pools)
     for k, stage in enumerate(cfg["stages"]):
         rec_path = out / f"{stage['name']}_record.json"
         data.append(stage_data(cfg, out, k, pools))
@@ -261,6 +273,8 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
                     **order_figures(predict(final, pools["levels"]), pools["levels"])},
         "levels_sources": sorted({str(s).split("/")[0] for s in pools["levels"].source_ids}),
         "stages": [{k: v for k, v in r.items() if k != "history"} for r in records],
+        "feature_init": (json.loads((out / "feature_init_record.json").read_text())
+                         if cfg.get("feature_init") else None),
         "forgetting": table,
         "final_checkpoint": str(ckpts[-1]), "final_sha256": sha256_file(ckpts[-1]),
     }

@@ -7,7 +7,8 @@ Steps (config: ``mspt_pyiqa/release/configs/*.yml``):
 2. the teacher: torchvision MobileNetV2 with ImageNet weights (``teacher.py``); its lower
    blocks are frozen and run once per image, its upper blocks and head are trained on the
    last stage's train pool; then its score and pooled features are cached for every pool;
-3. the student (MSPTNet, MobileNetV3-Small from scratch) is trained stage by stage, each
+3. the student (MSPTNet, MobileNetV3-Small from scratch, or with ``feature_init`` from the
+   teacher's distilled intermediate features: ``feature_init.py``) is trained stage by stage, each
    stage from the previous stage's best checkpoint (path and sha256 recorded), on the stage's
    pool plus replay batches of earlier pools at their own resolution, with targets: label
    (MSE + PLCC loss), teacher score, teacher pooled features (through a linear projection),
