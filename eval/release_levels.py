@@ -96,7 +96,7 @@ def steps_markdown(steps: List[Dict[str, Any]]) -> List[str]:
            "Mean of (score - the photo's pristine score) per level; in brackets the fraction of photos whose "
            "degraded version scores above its pristine one. Saturation is split by direction (`down` = towards "
            "grey). A level whose mean is about 0 and whose fraction is about 0.5 is not seen at all.", ""]
-    for release in sorted({r["release"] for r in steps}):
+    for release in dict.fromkeys(r["release"] for r in steps):  # catalog order, then candidates
         rs = [r for r in steps if r["release"] == release]
         sevs = sorted({r["severity"] for r in rs})
         out += [f"### {release}", "", "| kind | photos | " + " | ".join(f"s={v:g}" for v in sevs) + " |",
@@ -110,7 +110,7 @@ def steps_markdown(steps: List[Dict[str, Any]]) -> List[str]:
 
 
 def markdown(rows: List[Dict[str, Any]], config: Path, extra_args: str = "") -> str:
-    releases = sorted({r["release"] for r in rows})
+    releases = list(dict.fromkeys(r["release"] for r in rows))  # catalog order (v1, v2, ...), then candidates
     cols = [(rel, proto) for rel in releases for proto in PROTOCOLS]
     head = "| figure | " + " | ".join(f"{rel} {proto}" for rel, proto in cols) + " |"
     sep = "|---|" + "---:|" * len(cols)
