@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.bench.cache import atomic_write_text
 from mspt_pyiqa.release.evaluate import to_tensor
 from mspt_pyiqa.release.pools import Pool
 from mspt_pyiqa.teacher import FEATURE_DIM, MobileNetV2Teacher
@@ -174,5 +175,5 @@ def feature_init(cfg: Dict[str, Any], teacher: MobileNetV2Teacher, pool: Pool, f
     record = {"taps": {str(s): t for s, t in zip(hints.student_taps, hints.teacher_taps)}, "iterations": iters,
               "batch_size": bs, "images": len(pool), "resolution": pool.resolution, "history": history,
               "train_seconds": round(time.time() - t0, 1), "checkpoint": str(path), "sha256": sha256_file(path)}
-    rec_path.write_text(json.dumps(record, indent=2))
+    atomic_write_text(rec_path, json.dumps(record, indent=2))  # written last: its presence means done
     return path
