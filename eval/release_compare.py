@@ -13,6 +13,13 @@ resamples test **photos** (both images of a photo together, so the CI reflects t
 actually held out). A ``--model`` is a catalog release name or ``NAME=CHECKPOINT`` (an
 unreleased run's ``stage3_best.pth``). This measures the test-pool sampling error only, not
 training noise (a second seed of the same recipe). Writes ``<out>.md`` and ``<out>.csv``.
+
+``--levels POOL`` (repeatable; ``levels``, ``levels_mixed``, ``levels_clean`` or their
+``_common`` twins, as in the release report) adds the within-photo order figures of issue 6 on
+that levels pool, with the same paired photo bootstrap: the worst kind's order, pristine above
+degraded and every kind's order, each with its difference to the baseline (``<out>_order.csv``
+and a section of ``<out>.md``). ``--cache`` may point at a release run's ``pools`` folder: the
+pools are rebuilt from the config's seeds only where missing.
 """
 from __future__ import annotations
 
@@ -20,19 +27,23 @@ import argparse
 import csv
 import logging
 import sys
+import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import yaml
 
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.release.evaluate import correlations, predict
-from mspt_pyiqa.release.run import build_test_pool, split_sources
+from mspt_pyiqa.release.evaluate import correlations, ladder_rows, predict
+from mspt_pyiqa.release.pools import Pool
+from mspt_pyiqa.release.run import build_levels_pools, build_test_pool, split_sources
 from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 FIGURES = ("srcc", "plcc")
+#: Levels pools of the release runner (``release/run.py``), by report name.
+LEVELS = ("levels", "levels_mixed", "levels_clean", "levels_common", "levels_mixed_common", "levels_clean_common")
 
 
 def paired_bootstrap(preds: Dict[str, np.ndarray], labels: np.ndarray, groups: Sequence[str],
@@ -74,6 +85,83 @@ def paired_bootstrap(preds: Dict[str, np.ndarray], labels: np.ndarray, groups: S
     return rows
 
 
+def _order_arrays(rows: List[Dict[str, object]], photos: List[str], kinds: List[str]
+                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ladder records -> order ``(P, K)`` (nan where a photo lacks a kind), wins and pairs ``(P,)``."""
+    p_of, k_of = {p: i for i, p in enumerate(photos)}, {k: j for j, k in enumerate(kinds)}
+    order = np.full((len(photos), len(kinds)), np.nan)
+    wins, pairs = np.zeros(len(photos)), np.zeros(len(photos))
+    for r in rows:
+        i = p_of[str(r["photo"])]
+        order[i, k_of[str(r["kind"])]] = float(r["order"])
+        wins[i] += int(r["wins"])
+        pairs[i] += int(r["pairs"])
+    return order, wins, pairs
+
+
+def _order_figures(order: np.ndarray, wins: np.ndarray, pairs: np.ndarray, kinds: List[str]) -> Dict[str, float]:
+    with warnings.catch_warnings():  # a resample may miss every photo of a rare kind: nan, not an error
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        per_kind = np.nanmean(order, axis=0)
+        out = {"order_min": float(np.nanmin(per_kind)),
+               "pristine_above": float(wins.sum() / pairs.sum()) if pairs.sum() else float("nan")}
+    out.update({f"order:{k}": float(v) for k, v in zip(kinds, per_kind)})
+    return out
+
+
+def order_bootstrap(preds: Dict[str, np.ndarray], pool: Pool, n_boot: int = 2000, seed: int = 0
+                    ) -> List[Dict[str, object]]:
+    """Within-photo order figures per model on a levels pool, with photo-bootstrap CIs.
+
+    One row per (model, figure): ``order_min`` (the worst kind's mean order), ``pristine_above``
+    and ``order:<kind>``, each with its 95% CI, the paired difference to the first model with
+    its CI, and ``p_better`` (fraction of resamples in which the model is ahead). The full-pool
+    values equal ``evaluate.order_figures`` (no-op ladders left out). Deterministic per ``seed``.
+    """
+    names = list(preds)
+    tables = {n: ladder_rows(preds[n], pool)[0] for n in names}
+    photos = sorted({str(r["photo"]) for r in tables[names[0]]})
+    kinds = sorted({str(r["kind"]) for r in tables[names[0]]})
+    arrays = {n: _order_arrays(tables[n], photos, kinds) for n in names}
+    full = {n: _order_figures(*arrays[n], kinds) for n in names}
+    rng = np.random.default_rng(seed)
+    figs = list(full[names[0]])
+    boot = {n: {f: np.empty(n_boot) for f in figs} for n in names}
+    for b in range(n_boot):
+        idx = rng.integers(0, len(photos), len(photos))
+        for n in names:
+            o, w, p = arrays[n]
+            for f, v in _order_figures(o[idx], w[idx], p[idx], kinds).items():
+                boot[n][f][b] = v
+    rows: List[Dict[str, object]] = []
+    for n in names:
+        for f in figs:
+            lo, hi = np.nanpercentile(boot[n][f], [2.5, 97.5])
+            diff = boot[n][f] - boot[names[0]][f]
+            dlo, dhi = np.nanpercentile(diff, [2.5, 97.5])
+            rows.append({"model": n, "figure": f, "value": round(full[n][f], 4), "ci": f"[{lo:.4f}, {hi:.4f}]",
+                         "diff": round(full[n][f] - full[names[0]][f], 4), "diff_ci": f"[{dlo:+.4f}, {dhi:+.4f}]",
+                         "p_better": round(float((diff > 0).mean()), 3) if n != names[0] else "",
+                         "photos": len(photos)})
+    return rows
+
+
+def order_markdown(rows: List[Dict[str, object]], pool_name: str) -> str:
+    """A figures x models table: the baseline's value, then each model's value (diff [95% CI])."""
+    models = list(dict.fromkeys(str(r["model"]) for r in rows))
+    cell = {(r["model"], r["figure"]): r for r in rows}
+    base = models[0]
+    kinds = sorted((str(r["figure"]) for r in rows if r["model"] == base and str(r["figure"]).startswith("order:")),
+                   key=lambda f: cell[(base, f)]["value"])  # the baseline's weakest kinds first
+    lines = [f"### Within-photo order on `{pool_name}` ({rows[0]['photos']} photos)", "",
+             "| figure | " + " | ".join(models) + " |", "|" + "---|" * (len(models) + 1)]
+    for f in ["order_min", "pristine_above"] + kinds:
+        vals = [f"{cell[(base, f)]['value']:.3f}"] + [
+            f"{cell[(m, f)]['value']:.3f} ({cell[(m, f)]['diff']:+.3f} {cell[(m, f)]['diff_ci']})" for m in models[1:]]
+        lines.append(f"| {f} | " + " | ".join(vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def load_net(spec: str) -> MSPTNet:
     """A catalog release by name, or ``NAME=CHECKPOINT``."""
     name, sep, path = spec.partition("=")
@@ -106,6 +194,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="a catalog release or NAME=CHECKPOINT; the first is the baseline (repeatable)")
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path("eval/reports/release_compare"))
+    parser.add_argument("--levels", action="append", default=[], choices=LEVELS,
+                        help="also compare within-photo order on this levels pool (repeatable)")
     args = parser.parse_args(argv)
     if len(args.model) < 2:
         parser.error("give at least two --model (the first is the baseline)")
@@ -118,9 +208,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = yaml.safe_load(args.config.read_text())
     torch.set_num_threads(int(cfg.get("threads", 2)))
     sources, splits = split_sources(cfg)
-    pool = build_test_pool(cfg, [s for s in sources if splits[s.source_id] == "test"], args.cache)
-    preds = {spec.partition("=")[0]: predict(load_net(spec), pool) for spec in args.model}
+    test_src = [s for s in sources if splits[s.source_id] == "test"]
+    pool = build_test_pool(cfg, test_src, args.cache)
+    nets = {spec.partition("=")[0]: load_net(spec) for spec in args.model}
+    preds = {n: predict(net, pool) for n, net in nets.items()}
     rows = paired_bootstrap(preds, pool.labels, pool.source_ids, args.n_boot)
+    order_text, order_rows = [], []
+    if args.levels:
+        levels = {**build_levels_pools(cfg, test_src, args.cache),
+                  **build_levels_pools(cfg, test_src, args.cache, common_random=True)}
+        for name in args.levels:
+            if name not in levels:
+                parser.error(f"--levels {name}: the config {args.config} builds no such pool ({', '.join(levels)})")
+            got = order_bootstrap({n: predict(net, levels[name]) for n, net in nets.items()}, levels[name], args.n_boot)
+            order_rows += [{"pool": name, **r} for r in got]
+            order_text.append(order_markdown(got, name))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -128,9 +230,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         w.writeheader()
         w.writerows(rows)
     tmp.replace(args.out.with_suffix(".csv"))
+    if order_rows:
+        tmp = args.out.with_name(args.out.name + "_order.csv.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(order_rows[0]))
+            w.writeheader()
+            w.writerows(order_rows)
+        tmp.replace(args.out.with_name(args.out.name + "_order.csv"))
     command = "python eval/release_compare.py --config " + str(args.config) + "".join(
-        f" --model {m}" for m in args.model) + f" --out {args.out}"
+        f" --model {m}" for m in args.model) + "".join(f" --levels {p}" for p in args.levels) + f" --out {args.out}"
     text = markdown(rows, command, args.n_boot)
+    if order_text:
+        text += ("\n## Within-photo order (issue 6 bars: >= 0.95 for every kind, pristine above >= 0.95)\n\n"
+                 "Per (photo, kind) ladder the order is -SRCC(score, severity) over the pristine photo and its "
+                 "levels; a kind's figure is its mean over photos. Cells: value (difference to the baseline "
+                 f"[95% CI from {args.n_boot} resamples of the photos]).\n\n" + "\n".join(order_text))
     tmp = args.out.with_suffix(".md.tmp")  # like the CSV: a reader never sees half a report
     tmp.write_text(text)
     tmp.replace(args.out.with_suffix(".md"))

@@ -37,3 +37,13 @@ def test_every_release_has_a_config_a_report_and_its_checkpoint_hash() -> None:
         assert cfg["release"]["name"] == name and int(cfg["stages"][-1]["resolution"]) == entry.input_size
         card = _render(name)
         assert f"`{entry.file}`" in card and f"{report['student']['test']['srcc']:.4f}" in card
+
+
+def test_ladder_text_names_the_teacher_term_only_when_the_recipe_uses_it() -> None:
+    from mspt_pyiqa.release.model_card import _ladder_text
+
+    stage = {"name": "stage3", "ladder": {"photos": 900, "fraction": 0.5, "rank_weight": 4.0, "margin": 0.03}}
+    assert "teacher" not in _ladder_text({"stages": [stage]})[0]
+    stage["ladder"]["teacher_weight"] = 10.0
+    text = _ladder_text({"stages": [stage]})[0]
+    assert "10.0 x the squared difference" in text and "teacher_difference_loss" in text

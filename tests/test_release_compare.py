@@ -59,3 +59,40 @@ def test_bad_models_are_named(eval_script, capsys: pytest.CaptureFixture, tmp_pa
     with pytest.raises(SystemExit):
         mod.main(["--model", "no_such_release", "--model", f"c={tmp_path / 'missing.pth'}", "--out", str(tmp_path / "x")])
     assert "no_such_release" in capsys.readouterr().err
+
+
+def _levels_pool(n_photos: int = 30, seed: int = 0):
+    """Pristine + 3 levels of 2 kinds per photo (tiny distinct images: no ladder is a no-op)."""
+    from mspt_pyiqa.release.pools import Pool
+
+    rng = np.random.default_rng(seed)
+    imgs, ids, kinds, sev = [], [], [], []
+    for p in range(n_photos):
+        for kind, s in [("pristine", 0.0)] + [(k, v) for k in ("jpeg", "saturation") for v in (0.1, 0.5, 1.0)]:
+            imgs.append(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8))
+            ids.append(f"p{p}"), kinds.append(kind), sev.append(s)
+    n = len(imgs)
+    return Pool(np.stack(imgs), np.ones(n, np.float32), np.array(ids), np.array(kinds), np.array(sev, np.float32), 4)
+
+
+def test_order_bootstrap_matches_the_release_figures_and_ranks_a_better_orderer(eval_script) -> None:
+    from mspt_pyiqa.release.evaluate import order_figures
+
+    mod = eval_script("release_compare")
+    pool = _levels_pool()
+    rng = np.random.default_rng(1)
+    perfect = -pool.severities.astype(float)  # the score falls with severity in every ladder
+    noisy = perfect + rng.normal(0, 0.4, len(pool))
+    rows = mod.order_bootstrap({"noisy": noisy, "perfect": perfect}, pool, n_boot=200, seed=2)
+    cell = {(r["model"], r["figure"]): r for r in rows}
+    ref = order_figures(noisy, pool)  # full-pool values are the release report's
+    assert cell[("noisy", "order_min")]["value"] == round(ref["monotonicity_min"], 4)
+    assert cell[("noisy", "pristine_above")]["value"] == round(ref["pristine_above_degraded"], 4)
+    assert cell[("noisy", "order:saturation")]["value"] == round(ref["monotonicity_per_kind"]["saturation"], 4)
+    best = cell[("perfect", "order_min")]
+    assert best["value"] == 1.0 and cell[("perfect", "pristine_above")]["value"] == 1.0
+    lo, hi = (float(v) for v in best["diff_ci"].strip("[]").split(","))
+    assert 0 < lo <= best["diff"] <= hi and best["p_better"] == 1.0 and best["photos"] == 30
+    assert mod.order_bootstrap({"noisy": noisy, "perfect": perfect}, pool, n_boot=200, seed=2) == rows
+    text = mod.order_markdown(rows, "levels_clean_common")
+    assert "`levels_clean_common` (30 photos)" in text and "| order_min | " in text and "order:jpeg" in text

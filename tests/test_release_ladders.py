@@ -13,7 +13,7 @@ from skimage import data as skdata
 from mspt_pyiqa.corpus.config import load_stage
 from mspt_pyiqa.corpus.sampler import DegradationSampler
 from mspt_pyiqa.corpus.sources import Source
-from mspt_pyiqa.release.ladders import build_ladder_pool, ladder_batch, ranking_loss
+from mspt_pyiqa.release.ladders import build_ladder_pool, ladder_batch, ranking_loss, teacher_difference_loss
 
 KINDS = ["gaussian_blur", "jpeg", "saturation"]
 BINS = [(0.03, 0.2), (0.2, 0.5), (0.5, 1.0)]
@@ -111,6 +111,56 @@ def test_trainer_ladder_step_is_label_loss_plus_weighted_hinge(sources, sampler)
     assert got.item() == pytest.approx(want.item(), rel=1e-5)
 
 
+def test_teacher_difference_loss_copies_only_pairs_the_teacher_orders_right() -> None:
+    labels = torch.tensor([1.0, 0.9, 0.5, 1.0, 0.2])
+    group = torch.tensor([0, 0, 0, 1, 1])
+    teacher = torch.tensor([0.9, 0.8, 0.3, 0.4, 0.6])  # ladder 1: the teacher has the pair backwards
+    same = teacher.clone().requires_grad_()
+    assert teacher_difference_loss(same, teacher, labels, group).item() == 0.0
+    shifted = (teacher + 0.25).requires_grad_()  # a constant offset changes no difference
+    assert teacher_difference_loss(shifted, teacher, labels, group).item() == pytest.approx(0.0, abs=1e-12)
+    # ladder 1's wrong teacher pair is not copied: any student score there costs nothing
+    free = torch.tensor([0.9, 0.8, 0.3, 0.9, 0.1], requires_grad=True)
+    assert teacher_difference_loss(free, teacher, labels, group).item() == pytest.approx(0.0, abs=1e-12)
+    # the middle image scored 0.1 too high: pairs (0,1) and (1,2) err by -0.1 and +0.1 (of 3 pairs)
+    off = torch.tensor([0.9, 0.9, 0.3, 0.4, 0.6], requires_grad=True)
+    loss = teacher_difference_loss(off, teacher, labels, group)
+    assert loss.item() == pytest.approx(2 * 0.01 / 3, rel=1e-5)
+    loss.backward()
+    assert off.grad[1] > 0 and off.grad[3] == 0 == off.grad[4]  # descent lowers the over-scored one
+    none = torch.zeros(2, requires_grad=True)  # no qualifying pair: zero with a graph
+    out = teacher_difference_loss(none, torch.zeros(2), torch.ones(2), torch.zeros(2))
+    out.backward()
+    assert out.item() == 0.0
+
+
+def test_trainer_ladder_teacher_term_is_added_with_its_weight(sources, sampler) -> None:
+    from mspt_pyiqa.archs import MSPTNet
+    from mspt_pyiqa.release.trainer import StageData, _batch, _ladder_loss
+
+    pool = build_ladder_pool(sources, sampler, 48, KINDS, BINS, seed=1)
+    t_score = np.linspace(1.0, 0.0, len(pool)).astype(np.float32)
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=None).eval()
+    lcfg = {"ladders_per_batch": 3, "rank_weight": 1.0, "margin": 0.02}
+    loss_w = {"label": 1.0, "plcc": 0.5}
+    with_t = StageData(pool, None, None, ladders=pool, ladder_kinds=KINDS, ladder_bins=len(BINS), ladder_t_score=t_score)
+    base = _ladder_loss(net, with_t, lcfg, loss_w, np.random.default_rng(2))
+    got = _ladder_loss(net, with_t, {**lcfg, "teacher_weight": 3.0}, loss_w, np.random.default_rng(2))
+    rng = np.random.default_rng(2)  # the same draws, by hand
+    idx, group = ladder_batch(pool, len(KINDS), len(BINS), 3, rng)
+    x = _batch(pool, idx, rng.random(len(idx)) < 0.5)
+    with torch.no_grad():
+        pred = net(x).squeeze(1)
+    term = teacher_difference_loss(pred, torch.from_numpy(t_score[idx]), torch.from_numpy(pool.labels[idx]),
+                                   torch.from_numpy(group))
+    assert term.item() > 0
+    assert got.item() == pytest.approx(base.item() + 3.0 * term.item(), rel=1e-5)
+    without = StageData(pool, None, None, ladders=pool, ladder_kinds=KINDS, ladder_bins=len(BINS))
+    with pytest.raises(ValueError, match="no teacher scores"):
+        _ladder_loss(net, without, {**lcfg, "teacher_weight": 3.0}, loss_w, np.random.default_rng(2))
+
+
 def test_kind_weights_are_checked() -> None:
     from mspt_pyiqa.release.ladders import kind_probabilities
 
@@ -192,3 +242,30 @@ def test_release_levels_pools_keep_their_seeds_and_add_common_draw_twins(sources
     assert np.array_equal(indep["levels"].images, ref.images)
     np.testing.assert_allclose(common["levels_common"].labels, indep["levels"].labels)
     assert not np.array_equal(common["levels_common"].images, indep["levels"].images)
+
+
+def test_runner_caches_the_teachers_ladder_scores_only_when_the_term_is_on(sources, sampler, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    import mspt_pyiqa.release.run as run
+    from mspt_pyiqa.release.trainer import teacher_targets
+    from mspt_pyiqa.teacher import MobileNetV2Teacher
+
+    torch.manual_seed(0)
+    teacher = MobileNetV2Teacher(None, split_block=14).eval()  # random weights: no download
+    monkeypatch.setattr(run, "get_teacher", lambda cfg, out, p: teacher)
+    ladders = build_ladder_pool(sources, sampler, 48, KINDS, BINS, seed=1)
+    stage = {"name": "s1", "teacher_targets": False, "ladder": {"bins": BINS}}
+    cfg = {"levels_kinds": KINDS, "teacher": {}, "stages": [stage]}
+    pools = {"train": [ladders], "ladders": [ladders]}
+    assert run.stage_data(cfg, tmp_path, 0, pools).ladder_t_score is None  # term off: no teacher pass
+    assert not (tmp_path / "s1_ladder_teacher.npy").exists()
+    stage["ladder"]["teacher_weight"] = 5.0
+    got = run.stage_data(cfg, tmp_path, 0, pools).ladder_t_score
+    want, _ = teacher_targets(teacher, ladders)
+    assert got.shape == (len(ladders),) and np.allclose(got, want, atol=1e-6)
+    cache = tmp_path / "s1_ladder_teacher.npy"
+    mtime = cache.stat().st_mtime_ns
+    assert np.array_equal(run.stage_data(cfg, tmp_path, 0, pools).ladder_t_score, got)  # reused
+    assert cache.stat().st_mtime_ns == mtime and not list(tmp_path.glob("*.tmp*"))
+    np.save(cache, np.zeros(3, np.float32))  # a cache of another pool is recomputed, not used
+    assert np.allclose(run.stage_data(cfg, tmp_path, 0, pools).ladder_t_score, want, atol=1e-6)

@@ -1,4 +1,4 @@
-"""Release trainer options of mspt_face_v5: NHWC (channels_last) steps and teacher targets on a whole pool."""
+"""Release trainer options: NHWC (channels_last) steps, teacher targets on a whole pool (mspt_face_v5), stage seeds."""
 from __future__ import annotations
 
 import json
@@ -109,3 +109,10 @@ def test_teacher_fits_the_whole_pool_when_max_images_is_omitted(tmp_path: Path, 
     record = json.loads((tmp_path / "teacher_record.json").read_text())
     assert record["train_images"] == 8 and record["target_images"] == 8
     assert np.isfinite(data.t_score).all()
+
+
+def test_a_stage_seed_overrides_the_run_seed_for_that_stage_only() -> None:
+    from mspt_pyiqa.release.run import stage_seed
+
+    cfg = {"seed": 0, "stages": [{"name": "stage1"}, {"name": "stage3", "seed": 1}]}
+    assert [stage_seed(cfg, s) for s in cfg["stages"]] == [0, 1]

@@ -12,7 +12,7 @@ Figures (issue 6's quality bars, on held-out source photos):
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -69,31 +69,51 @@ def ladders(pool: Pool) -> Iterator[Ladder]:
             yield p, str(kind), k_idx, noop
 
 
-def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[str, object]:
-    """Within-photo monotonicity per kind and pristine-above-degraded fraction for a levels pool.
+def ladder_rows(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Tuple[List[Dict[str, object]], int]:
+    """One record per (photo, kind) ladder of a levels pool, and the number of no-op ladders left out.
 
-    ``pred``: ``(N,)`` scores of ``pool`` (higher = better). Order of one (photo, kind) ladder
-    = -SRCC(score, severity) over the pristine photo (severity 0) and the kind's levels, in
-    [-1, 1] (1 = the score always falls); ``monotonicity_per_kind`` averages it over photos.
-    ``skip_noop``: no-op ladders (:func:`ladders`) are left out of both figures and counted
-    in ``noop_ladders``.
+    A record holds ``photo``, ``kind``, ``order`` (-SRCC between score and severity over the
+    pristine photo at severity 0 and the kind's levels; 1 = the score always falls; 0 for a
+    constant score; ``nan`` for fewer than two distinct severities), ``wins`` (degraded
+    versions scored below the pristine one) and ``pairs`` (degraded versions compared with a
+    pristine one). ``pred``: ``(N,)`` scores of ``pool``, higher = better.
     """
-    per_kind: Dict[str, list] = {}
-    wins, pairs, noop_count = 0, 0, 0
+    rows: List[Dict[str, object]] = []
+    noop_count = 0
     for p, kind, k_idx, noop in ladders(pool):
         if skip_noop and noop:
             noop_count += 1
             continue
         sev = pool.severities[k_idx].tolist()
         sc = pred[k_idx].tolist()
+        wins = pairs = 0
         if p >= 0:
             sev, sc = [0.0] + sev, [float(pred[p])] + sc
-            wins += int(np.sum(pred[k_idx] < pred[p]))
-            pairs += len(k_idx)
-        if len(set(sev)) > 1 and np.std(sc) > 0:
-            per_kind.setdefault(kind, []).append(-stats.spearmanr(sev, sc)[0])
-        elif len(set(sev)) > 1:
-            per_kind.setdefault(kind, []).append(0.0)  # constant score: no order at all
+            wins, pairs = int(np.sum(pred[k_idx] < pred[p])), len(k_idx)
+        if len(set(sev)) > 1:
+            order = -stats.spearmanr(sev, sc)[0] if np.std(sc) > 0 else 0.0  # constant score: no order
+        else:
+            order = float("nan")
+        rows.append({"photo": str(pool.source_ids[k_idx[0]]), "kind": kind, "order": float(order),
+                     "wins": wins, "pairs": pairs})
+    return rows, noop_count
+
+
+def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[str, object]:
+    """Within-photo monotonicity per kind and pristine-above-degraded fraction for a levels pool.
+
+    ``pred``: ``(N,)`` scores of ``pool`` (higher = better). Order of one (photo, kind) ladder
+    = -SRCC(score, severity) over the pristine photo (severity 0) and the kind's levels, in
+    [-1, 1] (1 = the score always falls); ``monotonicity_per_kind`` averages it over photos
+    (:func:`ladder_rows`). ``skip_noop``: no-op ladders (:func:`ladders`) are left out of both
+    figures and counted in ``noop_ladders``.
+    """
+    rows, noop_count = ladder_rows(pred, pool, skip_noop)
+    per_kind: Dict[str, list] = {}
+    for r in rows:
+        if np.isfinite(r["order"]):
+            per_kind.setdefault(str(r["kind"]), []).append(r["order"])
+    wins, pairs = sum(int(r["wins"]) for r in rows), sum(int(r["pairs"]) for r in rows)
     mono = {k: float(np.mean(v)) for k, v in sorted(per_kind.items())}
     return {
         "monotonicity_per_kind": mono,

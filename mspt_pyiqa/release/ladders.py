@@ -11,7 +11,11 @@ release trainer also sees *ladders*, as RankIQA trains on ranked synthetic serie
   oversampled by the bin edges), every version labelled by the stage's sampler;
 * a ladder batch takes ``ladders`` random (photo, kind) pairs: pristine + that kind's
   versions, so every image has same-photo partners of known order;
-* :func:`ranking_loss` is a hinge on every same-ladder pair whose labels differ.
+* :func:`ranking_loss` is a hinge on every same-ladder pair whose labels differ;
+* :func:`teacher_difference_loss` (optional) makes the student's score *differences* within a
+  ladder match the fitted teacher's, on the pairs the teacher orders as the labels do: the
+  teacher orders the clean-set ladders better than the student (issue 6 figures), and its
+  differences carry how much worse each step looks, which the hinge does not.
 """
 from __future__ import annotations
 
@@ -98,6 +102,24 @@ def ranking_loss(pred: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, 
         return pred.sum() * 0.0
     diff = pred[:, None] - pred[None, :]
     return torch.relu(margin - diff[mask]).mean()
+
+
+def teacher_difference_loss(pred: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, group: torch.Tensor,
+                            min_gap: float = 1e-4) -> torch.Tensor:
+    """Mean ``((s_i - s_j) - (t_i - t_j)) ** 2`` over same-group pairs with ``label_i > label_j``
+    that the teacher also orders so (``t_i > t_j``).
+
+    ``pred`` (student), ``teacher`` (fitted teacher's scores of the same images), ``labels``,
+    ``group``: ``(B,)``. Pairs the teacher gets wrong are left to the hinge of
+    :func:`ranking_loss` rather than copied. Returns 0 (with a graph) if no pair qualifies.
+    """
+    better = (labels[:, None] - labels[None, :]) > min_gap
+    mask = better & (group[:, None] == group[None, :]) & (teacher[:, None] > teacher[None, :])
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    diff = (pred[:, None] - pred[None, :])[mask]
+    t_diff = (teacher[:, None] - teacher[None, :])[mask]
+    return ((diff - t_diff) ** 2).mean()
 
 
 def kind_probabilities(kinds: Sequence[str], weights: Optional[Mapping[str, float]]) -> Optional[np.ndarray]:

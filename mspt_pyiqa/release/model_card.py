@@ -34,7 +34,10 @@ def _ladder_text(cfg: Dict[str, Any]) -> List[str]:
                 f"{lc['fraction']:.0%} of its batches are {lc.get('ladders_per_batch', 12)} ladders (pristine + one kind's three "
                 f"versions of one photo) with the label losses plus {lc['rank_weight']} x a hinge (margin {lc['margin']}) on "
                 "every same-ladder pair, so that the small steps between a pristine face and its mild degradations are learnt "
-                f"(kind sampling weights {lc.get('kind_weights', 'uniform')}).")
+                f"(kind sampling weights {lc.get('kind_weights', 'uniform')})."
+                + (f" Plus {lc['teacher_weight']} x the squared difference between the student's and the fitted "
+                   "teacher's score differences on the same-ladder pairs the teacher orders as the labels do "
+                   "(`teacher_difference_loss`)." if lc.get("teacher_weight") else ""))
     return out
 
 

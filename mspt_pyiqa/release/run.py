@@ -190,12 +190,32 @@ def get_teacher(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Mobile
     return teacher
 
 
+def ladder_teacher_scores(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) -> np.ndarray:
+    """The fitted teacher's scores ``(N,)`` of stage ``k``'s ladder pool (for the ladder
+    ``teacher_weight`` term), cached in ``<stage>_ladder_teacher.npy`` (written atomically)."""
+    ladders = pools["ladders"][k]
+    path = out / f"{cfg['stages'][k]['name']}_ladder_teacher.npy"
+    if path.is_file():
+        score = np.load(path)
+        if len(score) == len(ladders):
+            return score
+        logger.warning("%s has %d scores for %d ladder images: recomputing", path, len(score), len(ladders))
+    teacher = get_teacher(cfg, out, pools)
+    score, _ = teacher_targets(teacher, ladders, memory_format=memory_format_of(cfg["teacher"]))
+    tmp = out / f"{path.stem}.tmp.npy"
+    np.save(tmp, score.astype(np.float32))
+    tmp.replace(path)
+    return score.astype(np.float32)
+
+
 def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) -> StageData:
     """Train pool ``k`` with teacher targets where the stage uses them (NaN where none)."""
     pool = pools["train"][k]
     lcfg = cfg["stages"][k].get("ladder") or {}
     ladders = {"ladders": pools["ladders"][k], "ladder_kinds": lcfg.get("kinds", cfg["levels_kinds"]),
-               "ladder_bins": len(lcfg.get("bins", DEFAULT_BINS))}
+               "ladder_bins": len(lcfg.get("bins", DEFAULT_BINS)),
+               "ladder_t_score": (ladder_teacher_scores(cfg, out, k, pools)
+                                  if lcfg.get("teacher_weight") and pools["ladders"][k] is not None else None)}
     if not cfg["stages"][k].get("teacher_targets", True):
         return StageData(pool, None, None, **ladders)
     get_teacher(cfg, out, pools)
@@ -206,6 +226,16 @@ def stage_data(cfg: Dict[str, Any], out: Path, k: int, pools: Dict[str, Any]) ->
     feat = np.zeros((len(pool), t["feat"].shape[1]), np.float16)
     score[t["index"]], feat[t["index"]] = t["score"], t["feat"]
     return StageData(pool, score, feat, **ladders)
+
+
+def stage_seed(cfg: Dict[str, Any], stage: Dict[str, Any]) -> int:
+    """The training seed of a stage: its own ``seed`` field, else the run's.
+
+    Why a stage may have its own: a second seed of one stage redraws only that stage's batches,
+    dropout and head initialisation, so it measures training noise without rebuilding the
+    pools, the teacher or the earlier stages (pools always use the run's seed).
+    """
+    return int(stage.get("seed", cfg["seed"]))
 
 
 def initial_checkpoint(cfg: Dict[str, Any], out: Path, pools: Dict[str, Any]) -> Optional[Path]:
@@ -246,7 +276,7 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
         if rec_path.is_file():
             rec = json.loads(rec_path.read_text())
         else:
-            rec = train_stage(stage, k, data, pools["val"], cfg["loss"], out, prev, int(cfg["seed"]))
+            rec = train_stage(stage, k, data, pools["val"], cfg["loss"], out, prev, stage_seed(cfg, stage))
         records.append(rec)
         prev = Path(rec["best_checkpoint"])
         ckpts.append(prev)

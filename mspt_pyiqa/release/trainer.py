@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.release.evaluate import correlations, predict, to_tensor
-from mspt_pyiqa.release.ladders import kind_probabilities, ladder_batch, ranking_loss
+from mspt_pyiqa.release.ladders import kind_probabilities, ladder_batch, ranking_loss, teacher_difference_loss
 from mspt_pyiqa.release.pools import Pool
 from mspt_pyiqa.teacher import FEATURE_DIM, MobileNetV2Teacher
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
@@ -138,13 +138,17 @@ class StageData:
     """A train pool with its cached teacher targets (and the previous stage's scores).
 
     ``ladders``: optional ladder pool (``ladders.py``) built with ``ladder_kinds`` (in that
-    order) x ``ladder_bins`` severity bins per photo, for the within-photo ranking loss.
+    order) x ``ladder_bins`` severity bins per photo, for the within-photo ranking loss;
+    ``ladder_t_score``: the teacher's ``(len(ladders),)`` scores of it, for the ladder
+    ``teacher_weight`` term (``ladders.teacher_difference_loss``).
     """
 
     def __init__(self, pool: Pool, t_score: Optional[np.ndarray], t_feat: Optional[np.ndarray],
-                 ladders: Optional[Pool] = None, ladder_kinds: Sequence[str] = (), ladder_bins: int = 0) -> None:
+                 ladders: Optional[Pool] = None, ladder_kinds: Sequence[str] = (), ladder_bins: int = 0,
+                 ladder_t_score: Optional[np.ndarray] = None) -> None:
         self.pool, self.t_score, self.t_feat = pool, t_score, t_feat
         self.ladders, self.ladder_kinds, self.ladder_bins = ladders, list(ladder_kinds), ladder_bins
+        self.ladder_t_score = ladder_t_score
         self.prev_score: Optional[np.ndarray] = None
 
 
@@ -201,7 +205,8 @@ def _pool_loss(net: MSPTNet, proj: nn.Module, d: StageData, replayed: bool, bs: 
 
 def _ladder_loss(net: MSPTNet, d: StageData, lcfg: Dict[str, Any], loss_w: Dict[str, float],
                  rng: np.random.Generator, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
-    """Loss of one ladder batch: labels plus the within-ladder ranking hinge (``ladders.py``)."""
+    """Loss of one ladder batch: labels plus the within-ladder ranking hinge (``ladders.py``),
+    plus ``teacher_weight`` x the teacher-difference term where the ladder has teacher scores."""
     assert d.ladders is not None
     kind_p = kind_probabilities(d.ladder_kinds, lcfg.get("kind_weights"))
     idx, group = ladder_batch(d.ladders, len(d.ladder_kinds), d.ladder_bins, int(lcfg.get("ladders_per_batch", 12)),
@@ -209,8 +214,15 @@ def _ladder_loss(net: MSPTNet, d: StageData, lcfg: Dict[str, Any], loss_w: Dict[
     x = _batch(d.ladders, idx, rng.random(len(idx)) < 0.5, memory_format)
     y = torch.from_numpy(d.ladders.labels[idx])
     pred = net(x).squeeze(1)
-    rank = ranking_loss(pred, y, torch.from_numpy(group), margin=float(lcfg.get("margin", 0.02)))
-    return _label_loss(pred, y, loss_w) + float(lcfg.get("rank_weight", 1.0)) * rank
+    g = torch.from_numpy(group)
+    rank = ranking_loss(pred, y, g, margin=float(lcfg.get("margin", 0.02)))
+    loss = _label_loss(pred, y, loss_w) + float(lcfg.get("rank_weight", 1.0)) * rank
+    t_weight = float(lcfg.get("teacher_weight", 0.0))
+    if t_weight:
+        if d.ladder_t_score is None:
+            raise ValueError("ladder teacher_weight is set but the ladder pool has no teacher scores")
+        loss = loss + t_weight * teacher_difference_loss(pred, torch.from_numpy(d.ladder_t_score[idx]), y, g)
+    return loss
 
 
 def train_stage(
