@@ -38,12 +38,12 @@ import yaml
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.release.evaluate import correlations, ladder_rows, predict
 from mspt_pyiqa.release.pools import Pool
-from mspt_pyiqa.release.run import build_levels_pools, build_test_pool, split_sources
+from mspt_pyiqa.release.run import LEVELS_POOLS, build_levels_pools, build_test_pool, split_sources
 from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 FIGURES = ("srcc", "plcc")
-#: Levels pools of the release runner (``release/run.py``), by report name.
-LEVELS = ("levels", "levels_mixed", "levels_clean", "levels_common", "levels_mixed_common", "levels_clean_common")
+#: Levels pools of the release runner (``release/run.py``) and their common-draw twins.
+LEVELS = tuple(name + suffix for suffix in ("", "_common") for name in LEVELS_POOLS)
 
 
 def paired_bootstrap(preds: Dict[str, np.ndarray], labels: np.ndarray, groups: Sequence[str],
@@ -215,11 +215,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows = paired_bootstrap(preds, pool.labels, pool.source_ids, args.n_boot)
     order_text, order_rows = [], []
     if args.levels:
-        levels = {**build_levels_pools(cfg, test_src, args.cache),
-                  **build_levels_pools(cfg, test_src, args.cache, common_random=True)}
+        levels = {**build_levels_pools(cfg, test_src, args.cache, only=args.levels),
+                  **build_levels_pools(cfg, test_src, args.cache, common_random=True, only=args.levels)}
         for name in args.levels:
             if name not in levels:
-                parser.error(f"--levels {name}: the config {args.config} builds no such pool ({', '.join(levels)})")
+                parser.error(f"--levels {name}: the config {args.config} builds no such pool (no test photos "
+                             "of its source sets; see levels_per_set / levels_clean)")
             got = order_bootstrap({n: predict(net, levels[name]) for n, net in nets.items()}, levels[name], args.n_boot)
             order_rows += [{"pool": name, **r} for r in got]
             order_text.append(order_markdown(got, name))

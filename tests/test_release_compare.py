@@ -96,3 +96,42 @@ def test_order_bootstrap_matches_the_release_figures_and_ranks_a_better_orderer(
     assert mod.order_bootstrap({"noisy": noisy, "perfect": perfect}, pool, n_boot=200, seed=2) == rows
     text = mod.order_markdown(rows, "levels_clean_common")
     assert "`levels_clean_common` (30 photos)" in text and "| order_min | " in text and "order:jpeg" in text
+
+
+def test_main_with_levels_writes_the_order_section_and_csv(eval_script, tmp_path: Path, monkeypatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """The pools and networks are stand-ins (no faces, no weights): what is tested is the wiring
+    from ``--levels`` to the report, and the error for a pool the config does not build."""
+    import csv
+
+    mod = eval_script("release_compare")
+    levels = _levels_pool()
+    test = _levels_pool(n_photos=20, seed=3)
+    test.labels[:] = np.random.default_rng(0).random(len(test))
+    asked = []
+    monkeypatch.setattr(mod, "split_sources", lambda cfg: ([], {}))
+    monkeypatch.setattr(mod, "build_test_pool", lambda cfg, src, cache: test)
+
+    def fake_levels(cfg, src, cache, common_random=False, only=None):
+        asked.append((common_random, tuple(only)))
+        return {"levels_clean_common": levels} if common_random else {}
+
+    monkeypatch.setattr(mod, "build_levels_pools", fake_levels)
+    monkeypatch.setattr(mod, "load_net", lambda spec: (lambda x: x.mean(dim=(1, 2, 3)) * (2 if "b" in spec else 1)))
+    ckpt = tmp_path / "b.pth"
+    ckpt.write_bytes(b"stand-in")
+    out = tmp_path / "cmp"
+    args = ["--config", "mspt_pyiqa/release/configs/mspt_face_v11.yml", "--model", "mspt_face_v11",
+            "--model", f"b={ckpt}", "--n-boot", "20", "--out", str(out)]
+    assert mod.main(args + ["--levels", "levels_clean_common"]) == 0
+    assert asked == [(False, ("levels_clean_common",)), (True, ("levels_clean_common",))]  # only the pool asked for
+    rows = list(csv.DictReader(open(tmp_path / "cmp_order.csv")))
+    assert {r["pool"] for r in rows} == {"levels_clean_common"} and {r["model"] for r in rows} == {"mspt_face_v11", "b"}
+    md = (tmp_path / "cmp.md").read_text()
+    assert "--levels levels_clean_common" in md and "### Within-photo order on `levels_clean_common`" in md
+    with pytest.raises(SystemExit):
+        mod.main(args + ["--levels", "levels_mixed_common"])
+    assert "builds no such pool" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # not a levels pool of the runner at all
+        mod.main(args + ["--levels", "test"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -242,6 +242,11 @@ def test_release_levels_pools_keep_their_seeds_and_add_common_draw_twins(sources
     assert np.array_equal(indep["levels"].images, ref.images)
     np.testing.assert_allclose(common["levels_common"].labels, indep["levels"].labels)
     assert not np.array_equal(common["levels_common"].images, indep["levels"].images)
+    only_dir = tmp_path / "only"  # a harness asking for one pool builds that one alone
+    one = build_levels_pools(cfg, sources, only_dir, common_random=True, only=["levels_mixed_common"])
+    assert list(one) == ["levels_mixed_common"] and [p.name for p in only_dir.glob("*.npz")] == ["levels_mixed_common.npz"]
+    assert np.array_equal(one["levels_mixed_common"].images, common["levels_mixed_common"].images)
+    assert build_levels_pools(cfg, sources, only_dir, only=["levels_mixed_common"]) == {}
 
 
 def test_runner_caches_the_teachers_ladder_scores_only_when_the_term_is_on(sources, sampler, tmp_path: Path,

@@ -88,6 +88,12 @@ def ladder_batch(
     return np.asarray(idx), np.asarray(group)
 
 
+def ordered_pairs(labels: torch.Tensor, group: torch.Tensor, min_gap: float = 1e-4) -> torch.Tensor:
+    """``(B, B)`` bool mask: ``[i, j]`` where ``i`` and ``j`` share a group (ladder) and
+    ``label_i > label_j + min_gap`` (smaller label gaps carry no order)."""
+    return ((labels[:, None] - labels[None, :]) > min_gap) & (group[:, None] == group[None, :])
+
+
 def ranking_loss(pred: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, margin: float = 0.02,
                  min_gap: float = 1e-4) -> torch.Tensor:
     """Mean hinge ``relu(margin - (s_i - s_j))`` over same-group pairs with ``label_i > label_j``.
@@ -95,9 +101,7 @@ def ranking_loss(pred: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, 
     ``pred``, ``labels``, ``group``: ``(B,)``. Pairs whose labels differ by less than
     ``min_gap`` carry no order and are skipped. Returns 0 (with a graph) if no pair exists.
     """
-    better = (labels[:, None] - labels[None, :]) > min_gap
-    same = group[:, None] == group[None, :]
-    mask = better & same
+    mask = ordered_pairs(labels, group, min_gap)
     if not bool(mask.any()):
         return pred.sum() * 0.0
     diff = pred[:, None] - pred[None, :]
@@ -113,8 +117,7 @@ def teacher_difference_loss(pred: torch.Tensor, teacher: torch.Tensor, labels: t
     ``group``: ``(B,)``. Pairs the teacher gets wrong are left to the hinge of
     :func:`ranking_loss` rather than copied. Returns 0 (with a graph) if no pair qualifies.
     """
-    better = (labels[:, None] - labels[None, :]) > min_gap
-    mask = better & (group[:, None] == group[None, :]) & (teacher[:, None] > teacher[None, :])
+    mask = ordered_pairs(labels, group, min_gap) & (teacher[:, None] > teacher[None, :])
     if not bool(mask.any()):
         return pred.sum() * 0.0
     diff = (pred[:, None] - pred[None, :])[mask]

@@ -92,13 +92,14 @@ LEVELS_POOLS = {"levels": (0, 2000), "levels_mixed": (1, 3000), "levels_clean": 
 
 
 def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path,
-                       common_random: bool = False) -> Dict[str, Pool]:
+                       common_random: bool = False, only: Optional[Sequence[str]] = None) -> Dict[str, Pool]:
     """``levels``, ``levels_mixed`` (if ``levels_per_set``) and ``levels_clean`` (if
     ``levels_clean``), cached in ``pool_dir``.
 
     ``common_random``: the same photos and levels with one set of random draws per (photo,
     kind) ladder (``build_pool``); the pools are then named ``levels_common``,
-    ``levels_mixed_common`` and ``levels_clean_common``.
+    ``levels_mixed_common`` and ``levels_clean_common``. ``only``: build (or load) just these
+    pool names; the others are skipped (a harness that needs one pool does not build six).
     """
     sampler, last_cfg = stage_sampler(cfg["stages"][-1])
     res, seed = int(cfg["stages"][-1]["resolution"]), int(cfg["seed"])
@@ -107,7 +108,7 @@ def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Pa
     pools: Dict[str, Pool] = {}
     for name, (which, offset) in LEVELS_POOLS.items():
         photos = photo_sets[which]
-        if photos:
+        if photos and (only is None or name + suffix in only):
             pools[name + suffix] = cached_pool(pool_dir / f"{name}{suffix}.npz", lambda p=photos, o=offset, n=name: build_pool(
                 p, sampler, res, 0, seed + o, desc=n + suffix, fixed=spec, common_random=common_random))
     return pools
