@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 COLUMNS = ["run", "feature_init_iterations", "stage3_iterations", "ladder_fraction", "rank_weight",
-           "ladder_teacher_weight", "stage3_train_min", "test_srcc", "test_plcc",
+           "ladder_teacher_weight", "ladder_pristine_weight", "stage3_train_min", "test_srcc", "test_plcc",
            "order_min", "order_min_kind", "pristine_above", "order_min_all_sets", "pristine_above_all_sets",
            "order_min_clean", "order_min_clean_kind", "kinds_below_bar_clean", "pristine_above_clean"]
 #: The issue-6 bar for within-photo order (every kind).
@@ -79,6 +79,7 @@ def row(name: str, config: Path, report: Path, levels_all_sets: Optional[Path] =
         "ladder_fraction": lad.get("fraction", 0.0),
         "rank_weight": lad.get("rank_weight", 0.0),
         "ladder_teacher_weight": lad.get("teacher_weight", 0.0),
+        "ladder_pristine_weight": lad.get("pristine_weight", 1.0),  # 1: pristine-led pairs count like the rest
         "stage3_train_min": round(rep["stages"][-1]["train_seconds"] / 60, 1),
         "test_srcc": round(s["test"]["srcc"], 4),
         "test_plcc": round(s["test"]["plcc"], 4),

@@ -39,12 +39,15 @@ def test_clean_columns_count_kinds_under_the_bar(eval_script, tmp_path: Path) ->
     assert row["kinds_below_bar_clean"] == 2 and row["pristine_above_clean"] == 0.953
     assert row["stage3_train_min"] == 10.0 and row["order_min_kind"] == "saturation"
     assert row["feature_init_iterations"] == 0 and row["ladder_teacher_weight"] == 0.0  # levers left out
+    assert row["ladder_pristine_weight"] == 1.0
     cfg = yaml.safe_load((run / "config.yml").read_text())
     cfg["feature_init"] = {"iterations": 1500}
     cfg["stages"][-1]["ladder"]["teacher_weight"] = 10.0
+    cfg["stages"][-1]["ladder"]["pristine_weight"] = 4.0
     (run / "config.yml").write_text(yaml.safe_dump(cfg))
     levers = mod.row("c", run / "config.yml", run / "report.json")
     assert levers["feature_init_iterations"] == 1500 and levers["ladder_teacher_weight"] == 10.0
+    assert levers["ladder_pristine_weight"] == 4.0
     run = _run_dir(tmp_path, "o", None)
     old = mod.row("o", run / "config.yml", run / "report.json")
     assert old["order_min_clean"] == "" and old["kinds_below_bar_clean"] == ""  # report predating the pool

@@ -47,3 +47,6 @@ def test_ladder_text_names_the_teacher_term_only_when_the_recipe_uses_it() -> No
     stage["ladder"]["teacher_weight"] = 10.0
     text = _ladder_text({"stages": [stage]})[0]
     assert "10.0 x the squared difference" in text and "teacher_difference_loss" in text
+    assert "pristine" not in text.split("hinge")[1].split(".")[0]
+    stage["ladder"]["pristine_weight"] = 4.0
+    assert "pairs led by the pristine photo weighted 4.0x" in _ladder_text({"stages": [stage]})[0]

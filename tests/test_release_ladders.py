@@ -84,6 +84,55 @@ def test_ranking_loss_values_and_gradient() -> None:
     assert out.item() == 0.0
 
 
+def test_ranking_loss_weights_pairs_led_by_an_anchor() -> None:
+    """``anchor_weight`` multiplies the hinge of pairs whose better image is an anchor (the
+    pristine photo) and leaves the divisor, so the other pairs keep their gradient."""
+    labels = torch.tensor([1.0, 0.9, 0.5, 0.8, 0.3])
+    group = torch.tensor([0, 0, 0, 1, 1])
+    anchor = torch.tensor([True, False, False, False, False])  # ladder 1 has no pristine row
+    # ladder 0: pristine scored just below its mild version (hinge 0.05 + 0.05), the rest in
+    # order; ladder 1: its pair swapped (hinge 0.05 + 0.2); 4 pairs
+    pred = torch.tensor([0.55, 0.6, 0.2, 0.2, 0.4], requires_grad=True)
+    plain = ranking_loss(pred, labels, group, margin=0.05)
+    assert plain.item() == pytest.approx((0.1 + 0.25) / 4)
+    assert ranking_loss(pred, labels, group, margin=0.05, anchor=anchor, anchor_weight=1.0).item() == plain.item()
+    weighted = ranking_loss(pred, labels, group, margin=0.05, anchor=anchor, anchor_weight=4.0)
+    assert weighted.item() == pytest.approx((4 * 0.1 + 0.25) / 4)
+    weighted.backward()
+    g_w = pred.grad.clone()
+    pred.grad = None
+    ranking_loss(pred, labels, group, margin=0.05).backward()
+    assert g_w[0].item() == pytest.approx(4 * pred.grad[0].item()) and g_w[0] < 0  # pushed up 4x as hard
+    assert g_w[3:].tolist() == pytest.approx(pred.grad[3:].tolist())  # pairs without an anchor: unchanged
+    with pytest.raises(ValueError, match="anchor_weight"):
+        ranking_loss(pred, labels, group, margin=0.05, anchor=anchor, anchor_weight=-1.0)
+
+
+def test_trainer_ladder_pristine_weight_reaches_the_hinge(sources, sampler) -> None:
+    from mspt_pyiqa.archs import MSPTNet
+    from mspt_pyiqa.release.trainer import StageData, _batch, _ladder_loss
+
+    pool = build_ladder_pool(sources, sampler, 48, KINDS, BINS, seed=1)
+    data = StageData(pool, None, None, ladders=pool, ladder_kinds=KINDS, ladder_bins=len(BINS))
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=None).eval()
+    lcfg = {"ladders_per_batch": 3, "rank_weight": 2.0, "margin": 0.5}
+    loss_w = {"label": 1.0, "plcc": 0.5}
+    base = _ladder_loss(net, data, lcfg, loss_w, np.random.default_rng(5))
+    got = _ladder_loss(net, data, {**lcfg, "pristine_weight": 3.0}, loss_w, np.random.default_rng(5))
+    rng = np.random.default_rng(5)  # the same draws, by hand
+    idx, group = ladder_batch(pool, len(KINDS), len(BINS), 3, rng)
+    x = _batch(pool, idx, rng.random(len(idx)) < 0.5)
+    y, g = torch.from_numpy(pool.labels[idx]), torch.from_numpy(group)
+    with torch.no_grad():
+        pred = net(x).squeeze(1)
+    anchor = torch.from_numpy(pool.kinds[idx] == "pristine")
+    plain = ranking_loss(pred, y, g, margin=0.5)
+    weighted = ranking_loss(pred, y, g, margin=0.5, anchor=anchor, anchor_weight=3.0)
+    assert weighted.item() > plain.item() > 0
+    assert got.item() - base.item() == pytest.approx(2.0 * (weighted.item() - plain.item()), rel=1e-4)
+
+
 def test_trainer_ladder_step_is_label_loss_plus_weighted_hinge(sources, sampler) -> None:
     """The release trainer's ladder batch: label MSE + PLCC loss + rank_weight x ranking hinge."""
     import torch.nn.functional as F

@@ -11,7 +11,8 @@ release trainer also sees *ladders*, as RankIQA trains on ranked synthetic serie
   oversampled by the bin edges), every version labelled by the stage's sampler;
 * a ladder batch takes ``ladders`` random (photo, kind) pairs: pristine + that kind's
   versions, so every image has same-photo partners of known order;
-* :func:`ranking_loss` is a hinge on every same-ladder pair whose labels differ;
+* :func:`ranking_loss` is a hinge on every same-ladder pair whose labels differ (pairs led
+  by the pristine photo optionally weighted more: ``pristine_weight``);
 * :func:`teacher_difference_loss` (optional) makes the student's score *differences* within a
   ladder match the fitted teacher's, on the pairs the teacher orders as the labels do: the
   teacher orders the clean-set ladders better than the student (issue 6 figures), and its
@@ -95,17 +96,28 @@ def ordered_pairs(labels: torch.Tensor, group: torch.Tensor, min_gap: float = 1e
 
 
 def ranking_loss(pred: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, margin: float = 0.02,
-                 min_gap: float = 1e-4) -> torch.Tensor:
+                 min_gap: float = 1e-4, anchor: Optional[torch.Tensor] = None,
+                 anchor_weight: float = 1.0) -> torch.Tensor:
     """Mean hinge ``relu(margin - (s_i - s_j))`` over same-group pairs with ``label_i > label_j``.
 
     ``pred``, ``labels``, ``group``: ``(B,)``. Pairs whose labels differ by less than
     ``min_gap`` carry no order and are skipped. Returns 0 (with a graph) if no pair exists.
+    ``anchor`` (optional ``(B,)`` bool, e.g. the pristine rows) and ``anchor_weight``: a pair
+    whose better image is an anchor counts ``anchor_weight`` times; the sum is still divided
+    by the number of pairs, so the other pairs keep their gradient (weight 1 = plain mean).
+    Why: the issue-6 failures are pristine photos scored at or below their mildest version.
     """
     mask = ordered_pairs(labels, group, min_gap)
     if not bool(mask.any()):
         return pred.sum() * 0.0
     diff = pred[:, None] - pred[None, :]
-    return torch.relu(margin - diff[mask]).mean()
+    hinge = torch.relu(margin - diff[mask])
+    if anchor is None or anchor_weight == 1.0:
+        return hinge.mean()
+    if anchor_weight < 0:
+        raise ValueError(f"ranking_loss anchor_weight must be >= 0, got {anchor_weight}")
+    weight = torch.where(anchor[:, None].expand_as(mask)[mask], anchor_weight, 1.0).to(hinge.dtype)
+    return (hinge * weight).sum() / hinge.numel()
 
 
 def teacher_difference_loss(pred: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, group: torch.Tensor,

@@ -33,7 +33,10 @@ def _ladder_text(cfg: Dict[str, Any]) -> List[str]:
                 "each pristine and at three severities (bins 0.03-0.2, 0.2-0.5, 0.5-1) of every single kind; "
                 f"{lc['fraction']:.0%} of its batches are {lc.get('ladders_per_batch', 12)} ladders (pristine + one kind's three "
                 f"versions of one photo) with the label losses plus {lc['rank_weight']} x a hinge (margin {lc['margin']}) on "
-                "every same-ladder pair, so that the small steps between a pristine face and its mild degradations are learnt "
+                "every same-ladder pair"
+                + (f" (pairs led by the pristine photo weighted {float(lc['pristine_weight'])}x)"
+                   if float(lc.get("pristine_weight", 1.0)) != 1.0 else "")
+                + ", so that the small steps between a pristine face and its mild degradations are learnt "
                 f"(kind sampling weights {lc.get('kind_weights', 'uniform')})."
                 + (f" Plus {lc['teacher_weight']} x the squared difference between the student's and the fitted "
                    "teacher's score differences on the same-ladder pairs the teacher orders as the labels do "

@@ -36,6 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.corpus.sampler import PRISTINE
 from mspt_pyiqa.release.evaluate import correlations, predict, to_tensor
 from mspt_pyiqa.release.ladders import kind_probabilities, ladder_batch, ranking_loss, teacher_difference_loss
 from mspt_pyiqa.release.pools import Pool
@@ -215,7 +216,9 @@ def _ladder_loss(net: MSPTNet, d: StageData, lcfg: Dict[str, Any], loss_w: Dict[
     y = torch.from_numpy(d.ladders.labels[idx])
     pred = net(x).squeeze(1)
     g = torch.from_numpy(group)
-    rank = ranking_loss(pred, y, g, margin=float(lcfg.get("margin", 0.02)))
+    rank = ranking_loss(pred, y, g, margin=float(lcfg.get("margin", 0.02)),
+                        anchor=torch.from_numpy(d.ladders.kinds[idx] == PRISTINE),
+                        anchor_weight=float(lcfg.get("pristine_weight", 1.0)))
     loss = _label_loss(pred, y, loss_w) + float(lcfg.get("rank_weight", 1.0)) * rank
     t_weight = float(lcfg.get("teacher_weight", 0.0))
     if t_weight:
