@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 import sys
 from pathlib import Path
@@ -37,11 +38,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from mspt_pyiqa.archs import MSPTNet
+from mspt_pyiqa.bench.cache import atomic_write_text
 from mspt_pyiqa.degrade.photometric import LUMA
-from mspt_pyiqa.release.evaluate import ladders, predict
+from mspt_pyiqa.release.evaluate import ladders, load_net, model_spec_error, predict
 from mspt_pyiqa.release.pools import Pool
-from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 COLUMNS = ["model", "kind", "ladders", "first_step_fail", "pristine_not_top", "levels_above_mean",
            "inner_swap", "excess_median"]
@@ -93,17 +93,6 @@ def failure_rows(pred: np.ndarray, pool: Pool, model: str, kinds: Optional[Seque
     return out
 
 
-def load_net(spec: str) -> MSPTNet:
-    """A catalog release by name, or ``NAME=CHECKPOINT``."""
-    name, sep, path = spec.partition("=")
-    net = MSPTNet(pretrained=False, test_img_size=None)
-    if sep:
-        net.load_state_dict(read_checkpoint(Path(path)))
-    else:
-        load_mspt_weights(net, weights_name=name)
-    return net.eval()
-
-
 def subset_index(pool: Pool, kinds: Optional[Sequence[str]], max_photos: Optional[int]) -> np.ndarray:
     """Rows of the first ``max_photos`` photos (by id) that are pristine or of ``kinds`` (None = all)."""
     keep = np.ones(len(pool), bool)
@@ -138,11 +127,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("give at least one --model or --scores")
     if not args.pool.is_file():
         parser.error(f"--pool {args.pool}: no such file")
-    releases = load_catalog()
     for spec in args.model:
-        name, sep, path = spec.partition("=")
-        if (sep and not Path(path).is_file()) or (not sep and name not in releases):
-            parser.error(f"--model {spec!r}: neither a catalog release ({', '.join(releases)}) nor NAME=existing file")
+        error = model_spec_error(spec)
+        if error:
+            parser.error(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     full = Pool.load(args.pool)
@@ -168,17 +156,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                + "".join(f" --scores {s}" for s in args.scores)
                + (" --kinds " + " ".join(args.kinds) if args.kinds else "")
                + (f" --max-photos {args.max_photos}" if args.max_photos is not None else "") + f" --out {args.out}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(args.out.with_suffix(".csv"))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(args.out.with_suffix(".csv"), buf.getvalue())
     text = markdown(rows, command, args.pool, len(pool))
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out.with_suffix(".md"))
+    atomic_write_text(args.out.with_suffix(".md"), text)
     print(text)
     return 0
 

@@ -35,11 +35,9 @@ import numpy as np
 import torch
 import yaml
 
-from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.release.evaluate import correlations, ladder_rows, predict
+from mspt_pyiqa.release.evaluate import correlations, ladder_rows, load_net, model_spec_error, predict
 from mspt_pyiqa.release.pools import Pool
 from mspt_pyiqa.release.run import LEVELS_POOLS, build_levels_pools, build_test_pool, split_sources
-from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 FIGURES = ("srcc", "plcc")
 #: Levels pools of the release runner (``release/run.py``) and their common-draw twins.
@@ -162,17 +160,6 @@ def order_markdown(rows: List[Dict[str, object]], pool_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_net(spec: str) -> MSPTNet:
-    """A catalog release by name, or ``NAME=CHECKPOINT``."""
-    name, sep, path = spec.partition("=")
-    net = MSPTNet(pretrained=False, test_img_size=None)
-    if sep:
-        net.load_state_dict(read_checkpoint(Path(path)))
-    else:
-        load_mspt_weights(net, weights_name=name)
-    return net.eval()
-
-
 def markdown(rows: List[Dict[str, object]], command: str, n_boot: int) -> str:
     cols = ["model", "srcc", "srcc_ci", "srcc_diff", "srcc_diff_ci", "srcc_p_better",
             "plcc", "plcc_ci", "plcc_diff", "plcc_diff_ci", "plcc_p_better"]
@@ -199,11 +186,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if len(args.model) < 2:
         parser.error("give at least two --model (the first is the baseline)")
-    releases = load_catalog()
     for spec in args.model:
-        name, sep, path = spec.partition("=")
-        if (sep and not Path(path).is_file()) or (not sep and name not in releases):
-            parser.error(f"--model {spec!r}: neither a catalog release ({', '.join(releases)}) nor NAME=existing file")
+        error = model_spec_error(spec)
+        if error:
+            parser.error(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = yaml.safe_load(args.config.read_text())
     torch.set_num_threads(int(cfg.get("threads", 2)))

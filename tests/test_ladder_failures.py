@@ -85,3 +85,26 @@ def test_cli_scores_models_and_checks_its_inputs(eval_script, tmp_path: Path, ca
     with pytest.raises(SystemExit):
         mod.main(["--pool", str(tmp_path / "missing.npz"), "--scores", f"x={scores}"])
     assert "no such file" in capsys.readouterr().err
+
+
+def test_model_specs_name_a_release_or_an_existing_checkpoint(tmp_path: Path) -> None:
+    """The eval harnesses' ``--model``: a catalog release, or NAME=CHECKPOINT of a file that exists."""
+    import torch
+
+    from mspt_pyiqa.archs import MSPTNet
+    from mspt_pyiqa.release.evaluate import load_net, model_spec_error
+    from mspt_pyiqa.weights import load_catalog, save_checkpoint
+
+    assert model_spec_error(next(iter(load_catalog()))) is None
+    assert "neither a catalog release" in model_spec_error("mspt_face_v999")
+    assert "'x=" in model_spec_error(f"x={tmp_path / 'missing.pth'}")
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=None).eval()
+    ck = tmp_path / "net.pth"
+    save_checkpoint(net, ck, meta={"stage": "test"})
+    assert model_spec_error(f"mine={ck}") is None
+    got = load_net(f"mine={ck}")
+    assert not got.training
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(got(x), net(x))

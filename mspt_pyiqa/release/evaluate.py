@@ -12,14 +12,17 @@ Figures (issue 6's quality bars, on held-out source photos):
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from scipy import stats
 
+from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.degrade.photometric import LUMA
 from mspt_pyiqa.release.pools import Pool
+from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -27,6 +30,30 @@ ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """``(N, S, S, 3)`` uint8 -> ``(N, 3, S, S)`` float in [0, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def model_spec_error(spec: str) -> Optional[str]:
+    """Why ``spec`` names no model (``None`` if it does): a catalog release name, or
+    ``NAME=CHECKPOINT`` with an existing checkpoint file (the ``--model`` of the eval harnesses)."""
+    name, sep, path = spec.partition("=")
+    if sep and Path(path).is_file():
+        return None
+    releases = load_catalog()
+    if not sep and name in releases:
+        return None
+    return f"--model {spec!r}: neither a catalog release ({', '.join(releases)}) nor NAME=existing file"
+
+
+def load_net(spec: str) -> MSPTNet:
+    """The network of a ``--model`` spec (see :func:`model_spec_error`), in eval mode, scoring
+    at the resolution it is given (``test_img_size=None``)."""
+    name, sep, path = spec.partition("=")
+    net = MSPTNet(pretrained=False, test_img_size=None)
+    if sep:
+        net.load_state_dict(read_checkpoint(Path(path)))
+    else:
+        load_mspt_weights(net, weights_name=name)
+    return net.eval()
 
 
 @torch.no_grad()
