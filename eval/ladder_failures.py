@@ -145,7 +145,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         name, sep, path = spec.partition("=")
         if not sep or not Path(path).is_file():
             parser.error(f"--scores {spec!r}: give NAME=existing .npy file")
-        scores = np.load(path)
+        try:
+            scores = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:  # truncated or not an .npy file
+            parser.error(f"--scores {path}: cannot be read as a .npy array ({type(err).__name__}: {err})")
         if scores.shape != (len(full),):
             parser.error(f"--scores {path}: {scores.shape[0] if scores.ndim else 0} scores for a pool of {len(full)} rows")
         preds[name] = scores[index]

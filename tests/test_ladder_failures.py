@@ -79,6 +79,11 @@ def test_cli_scores_models_and_checks_its_inputs(eval_script, tmp_path: Path, ca
     with pytest.raises(SystemExit):
         mod.main(["--pool", str(path), "--scores", f"bad={scores}", "--out", str(out)])
     assert "3 scores for a pool of 18 rows" in capsys.readouterr().err
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"not an array")
+    with pytest.raises(SystemExit):
+        mod.main(["--pool", str(path), "--scores", f"j={junk}", "--out", str(out)])
+    assert f"--scores {junk}: cannot be read" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         mod.main(["--pool", str(path), "--scores", f"x={scores}", "--kinds", "webp", "--out", str(out)])
     assert "['webp'] not in" in capsys.readouterr().err
