@@ -225,8 +225,11 @@ def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: 
         entry = get_entry(weights_name)
         if entry.backbone != getattr(net, "backbone_name", entry.backbone):
             raise WeightsError(f"release {entry.name!r} is for backbone {entry.backbone}, not {net.backbone_name}")
-        if getattr(net, "test_img_size", entry.input_size) != entry.input_size:
-            logger.warning("release %s was trained at %d px; scoring at %s px", entry.name, entry.input_size, net.test_img_size)
+        size = getattr(net, "test_img_size", entry.input_size)
+        if size != entry.input_size:
+            # None means "no resize": say so rather than print "None px".
+            at = "the input's own size (test_img_size=None, no resize)" if size is None else f"{size} px"
+            logger.warning("release %s was trained at %d px; scoring at %s", entry.name, entry.input_size, at)
         resolved = resolve_weights(entry)
     state = read_checkpoint(resolved)
     try:

@@ -137,3 +137,16 @@ def test_no_release_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(W, "default_entry_name", lambda path=None: None)
     with pytest.raises(W.WeightsError, match="no released weights.*pretrained_model_path"):
         pyiqa.create_metric("mspt_face", device="cpu", weights_name=None)
+
+
+@pytest.mark.parametrize("size, says", [(None, "own size (test_img_size=None, no resize)"), (336, "scoring at 336 px")])
+def test_size_mismatch_warning_says_what_scoring_does(size, says, caplog: pytest.LogCaptureFixture) -> None:
+    default = W.default_entry_name()
+    if default is None:
+        pytest.skip("no release in the catalog")
+    net = MSPTNet(pretrained=False, test_img_size=size)
+    with caplog.at_level("WARNING", logger="mspt_pyiqa.weights"):
+        W.load_mspt_weights(net, default)
+    text = caplog.text
+    assert f"trained at {W.load_catalog()[default].input_size} px" in text and says in text
+    assert "None px" not in text
