@@ -9,8 +9,8 @@ What it times, for the MSPT network (timm ``mobilenetv3_small_100`` with ``num_c
 starts from random initialisation and needs neither pyiqa nor the shipped checkpoint):
 
 * training step: forward, MSE loss, backward and AdamW update on a batch of random images,
-  as in the release trainer, at the paper's schedule (224 / 336 / 448 px) and at the CPU
-  releases' (160 / 192 / 224 px); fp32 and bf16 autocast, NCHW and channels_last. Median of
+  as in the release trainer, at the paper's schedule (224 / 336 / 448 px) and at the default
+  release's (its config; 160 / 192 / 224 px for mspt_face_v11); fp32 and bf16 autocast, NCHW and channels_last. Median of
   ``--steps`` steps after ``--warmup`` warm-up steps, each step ended by a device synchronise;
 * scoring: forward only (``torch.inference_mode``) of a batch resized to 448 px as
   ``MSPTNet`` does (bilinear), images per second for several batch sizes.
@@ -32,13 +32,44 @@ import numpy as np
 import timm
 import torch
 import torch.nn.functional as F
+import yaml
 
 BACKBONE = "mobilenetv3_small_100"
-#: Iterations per stage of the default release recipe (mspt_pyiqa/release/configs/mspt_face_v11.yml).
-RECIPE_ITERATIONS = (500, 350, 4000)
-RECIPE_BATCH = 48
+REPO = Path(__file__).resolve().parents[1]
+#: The paper's resolution schedule (MSPT, arXiv:2508.07590); the releases' own comes from their config.
 PAPER_RESOLUTIONS = (224, 336, 448)
-CPU_RESOLUTIONS = (160, 192, 224)
+
+
+def default_release_config() -> Path:
+    """Release config of the catalog's default weights (plain YAML: no pyiqa needed on a GPU box)."""
+    default = yaml.safe_load((REPO / "weights" / "catalog.yaml").read_text())["default"]
+    return REPO / "mspt_pyiqa" / "release" / "configs" / f"{default}.yml"
+
+
+def recipe_stages(config: Path) -> List[Dict[str, int]]:
+    """``[{iterations, batch_size, resolution}, ...]`` of a release config's stages, in order."""
+    stages = yaml.safe_load(config.read_text())["stages"]
+    return [{k: int(st[k]) for k in ("iterations", "batch_size", "resolution")} for st in stages]
+
+
+def recipe_estimate(stages: List[Dict[str, int]], best: Dict[int, float], batch: int) -> List[Dict[str, Any]]:
+    """GPU compute per stage (seconds = iterations x fastest measured s/step at the stage's side).
+
+    Rows for the config's own schedule and for the paper's (same iterations, 224/336/448 px);
+    a schedule is left out when a stage's batch size is not the measured ``batch`` or one of its
+    resolutions was not measured.
+    """
+    if any(st["batch_size"] != batch for st in stages):
+        return []
+    rows = []
+    for name, sched in (("release config", tuple(st["resolution"] for st in stages)),
+                        ("paper", PAPER_RESOLUTIONS)):
+        if len(sched) != len(stages) or not all(res in best for res in sched):
+            continue
+        secs = [round(st["iterations"] * best[res], 1) for st, res in zip(stages, sched)]
+        rows.append({"schedule": name, "resolutions": "/".join(map(str, sched)), "stage_seconds": secs,
+                     "total_s": round(sum(secs), 1)})
+    return rows
 
 
 def _sync(device: torch.device) -> None:
@@ -120,8 +151,9 @@ def _markdown(info: Dict[str, Any], out: Path) -> str:
               "| batch | precision | layout | images/s |", "|---:|---|---|---:|"]
     for r in info["score"]:
         lines.append(f"| {r['batch']} | {r['precision']} | {r['layout']} | {r['images_per_s']:.0f} |")
-    lines += ["", "## The default recipe's stages at each schedule (GPU compute only)", "",
-              f"Iterations {list(RECIPE_ITERATIONS)} at batch {RECIPE_BATCH} (mspt_face_v11.yml), fastest layout and "
+    lines += ["", "## The release recipe's stages at each schedule (GPU compute only)", "",
+              f"Iterations {[st['iterations'] for st in info['stages']]} at batch {info['batch']} "
+              f"({info['config']}), fastest layout and "
               "precision measured per resolution; data loading, degradation, teacher targets and validation excluded, "
               "so these are lower bounds on wall time.", "",
               "| schedule | resolutions | stage seconds | total (s) |", "|---|---|---|---:|"]
@@ -134,13 +166,21 @@ def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", type=Path, default=Path("eval/reports/gpu_speed"))
-    parser.add_argument("--batch", type=int, default=RECIPE_BATCH)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="release config whose stages the estimate uses (default: the catalog default's)")
+    parser.add_argument("--batch", type=int, default=None, help="training batch (default: the config's stage 1)")
     parser.add_argument("--score-batches", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--resolutions", type=int, nargs="+",
-                        default=sorted(set(PAPER_RESOLUTIONS) | set(CPU_RESOLUTIONS)))
+                        help="training-step sides (default: the paper's and the config's)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args(argv)
+    config = args.config or default_release_config()
+    if not config.is_file():
+        parser.error(f"--config {config}: no such release config")
+    stages = recipe_stages(config)
+    args.batch = args.batch or stages[0]["batch_size"]
+    args.resolutions = args.resolutions or sorted(set(PAPER_RESOLUTIONS) | {st["resolution"] for st in stages})
     device = torch.device(args.device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -162,15 +202,14 @@ def main(argv: List[str] = None) -> int:
                           "layout": "channels_last" if cl else "NCHW", "images_per_s": ips})
             print(score[-1], flush=True)
     best = {res: min(r["s_per_step"] for r in train if r["resolution"] == res) for res in args.resolutions}
-    estimate = []
-    for name, sched in (("paper", PAPER_RESOLUTIONS), ("CPU releases", CPU_RESOLUTIONS)):
-        if args.batch == RECIPE_BATCH and all(res in best for res in sched):
-            secs = [round(it * best[res], 1) for it, res in zip(RECIPE_ITERATIONS, sched)]
-            estimate.append({"schedule": name, "resolutions": "/".join(map(str, sched)), "stage_seconds": secs,
-                             "total_s": round(sum(secs), 1)})
+    try:
+        config_name = str(config.resolve().relative_to(REPO))
+    except ValueError:  # a config outside the repository
+        config_name = str(config)
     info = {"device": args.device, "device_name": _device_name(device), "torch": torch.__version__,
             "timm": timm.__version__, "warmup": args.warmup, "steps": args.steps, "train": train, "score": score,
-            "recipe_estimate": estimate}
+            "config": config_name, "batch": args.batch, "stages": stages,
+            "recipe_estimate": recipe_estimate(stages, best, args.batch)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(_markdown(info, args.out))
