@@ -16,6 +16,9 @@ The sampler is configured by a YAML-able dict (see ``mspt_pyiqa/corpus/stages/*.
       source_quality: {aaf: 0.85}  # prior quality of sources whose own quality is unknown
     noop_is_pristine: false        # true: a degradation that left every pixel unchanged
                                    # (desaturating a greyscale scan) is labelled as pristine
+    away_from_typical:             # optional: saturation direction and colour-cast hue chosen
+      chroma: 0.0588               # to move the photo away from the typical good photo
+      balance: [0.272, -0.054, -0.219]   # (mspt_pyiqa.corpus.typical); default: drawn at random
 
 Severity distributions: ``uniform`` (low, high) or ``beta`` (a, b, low, high: a Beta(a, b)
 draw rescaled to [low, high]).
@@ -28,6 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from mspt_pyiqa.corpus.labels import SeverityLabeler
+from mspt_pyiqa.corpus.typical import TypicalReference
 from mspt_pyiqa.degrade import KINDS, apply_with_parts
 
 DEFAULT_LEVELS = (0.1, 0.25, 0.45, 0.7, 1.0)
@@ -103,6 +107,21 @@ class DegradationSampler:
         self.labeler = SeverityLabeler(label.get("curves"))
         # Off by default so that the pools of published releases are rebuilt unchanged.
         self.noop_is_pristine = bool(cfg.get("noop_is_pristine", False))
+        away = cfg.get("away_from_typical")
+        self.typical: Optional[TypicalReference] = TypicalReference.from_config(away) if away else None
+
+    def fixed_params(self, img: np.ndarray, kind: str, rng: np.random.Generator) -> Dict[str, Any]:
+        """The choices ``kind`` would draw at random that ``away_from_typical`` fixes instead
+        (``{}`` without it). Consumes the same ``rng`` draws as the random choice, so every
+        other draw of a sample stays what it was."""
+        if self.typical is None:
+            return {}
+        if kind == "saturation":
+            rng.random()  # the to-grey-or-not draw of degrade.photometric.saturation
+            return {"direction": self.typical.saturation_direction(img)}
+        if kind == "colour_cast":
+            return {"theta": self.typical.cast_theta(img, float(rng.uniform(0.0, 2.0 * np.pi)))}
+        return {}
 
     def level_of(self, severity: float) -> int:
         """Level index: 0 for pristine, else 1 + index of the first level edge >= severity."""
@@ -126,7 +145,7 @@ class DegradationSampler:
         if kind == PRISTINE or severity <= 0.0:
             out, parts, kind, severity = img.copy(), [], PRISTINE, 0.0
         else:
-            out, parts = apply_with_parts(img, kind, severity, rng)
+            out, parts = apply_with_parts(img, kind, severity, rng, **self.fixed_params(img, kind, rng))
         # A severity label on an unchanged image is label noise: nothing was degraded.
         noop = bool(parts) and self.noop_is_pristine and np.array_equal(out, img)
         info = {

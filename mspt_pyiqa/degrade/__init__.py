@@ -9,7 +9,8 @@ the mapping severity -> perceptual quality label lives in ``mspt_pyiqa.corpus.la
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+import inspect
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -54,12 +55,14 @@ Parts = List[Tuple[str, float]]
 
 
 def apply_with_parts(
-    img: np.ndarray, kind: str, severity: float, rng: np.random.Generator
+    img: np.ndarray, kind: str, severity: float, rng: np.random.Generator, **params: Any
 ) -> Tuple[np.ndarray, Parts]:
     """Like :func:`apply`, also returning the executed parts ``[(single_kind, severity), ...]``.
 
     For a single kind the parts are ``[(kind, severity)]``; for ``chain`` they are the drawn
     chain steps (see :mod:`mspt_pyiqa.degrade.chain`); at severity 0 they are empty.
+    ``params``: fixed choices a single kind would otherwise draw from ``rng`` (``direction``
+    of ``saturation``, ``theta`` of ``colour_cast``); a kind that takes none rejects them.
     """
     img = check_image(img)
     s = check_severity(severity)
@@ -67,19 +70,25 @@ def apply_with_parts(
         raise ValueError(f"unknown degradation kind {kind!r}; known: {', '.join(KINDS)}")
     if s == 0.0:
         return img.copy(), []
+    if params and kind == "chain":
+        raise ValueError(f"kind 'chain' takes no fixed parameters, got {sorted(params)}")
     if kind == "chain":
         parts = plan_chain(s, rng, webp_ok=_WEBP)
         return run_chain(img, parts, rng), parts
-    out = SINGLE[kind](img, s, rng)
+    unknown = set(params) - set(inspect.signature(SINGLE[kind]).parameters) if params else set()
+    if unknown:
+        raise ValueError(f"kind {kind!r} takes no parameter(s) {sorted(unknown)}")
+    out = SINGLE[kind](img, s, rng, **params)
     return np.ascontiguousarray(out, dtype=np.uint8), [(kind, s)]
 
 
-def apply(img: np.ndarray, kind: str, severity: float, rng: np.random.Generator) -> np.ndarray:
+def apply(img: np.ndarray, kind: str, severity: float, rng: np.random.Generator, **params: Any) -> np.ndarray:
     """Degrade an RGB uint8 image ``(H, W, 3)`` by ``kind`` at ``severity`` in [0, 1].
 
     Returns a new uint8 RGB array of the same shape; severity 0 is an exact copy.
+    ``params``: fixed choices of a single kind (see :func:`apply_with_parts`).
     """
-    return apply_with_parts(img, kind, severity, rng)[0]
+    return apply_with_parts(img, kind, severity, rng, **params)[0]
 
 
 __all__ = ["KINDS", "SINGLE", "apply", "apply_with_parts"]

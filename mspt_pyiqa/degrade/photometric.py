@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Optional
+
 from mspt_pyiqa.degrade._util import to_float, to_uint8
 
 GAMMA = 2.2
@@ -45,24 +47,33 @@ def contrast_loss(img: np.ndarray, severity: float, rng: np.random.Generator) ->
     return to_uint8(mean + (x - mean) * (1.0 - (1.0 - CONTRAST_MIN) * severity))
 
 
-def saturation(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """Colour saturation change around luminance: to grey (p=0.5) or up to 4x (oversaturation)."""
+def saturation(img: np.ndarray, severity: float, rng: np.random.Generator,
+               direction: Optional[str] = None) -> np.ndarray:
+    """Colour saturation change around luminance: to grey or up to 4x (oversaturation).
+
+    ``direction``: ``"desat"`` or ``"oversat"``; ``None`` draws it from ``rng`` (to grey with
+    p=0.5), the corpus's default.
+    """
     x = to_float(img)
     lum = (x @ LUMA)[..., None]
-    if rng.random() < DESAT_PROB:
+    if direction not in (None, "desat", "oversat"):
+        raise ValueError(f"saturation direction must be 'desat', 'oversat' or None, got {direction!r}")
+    if (rng.random() < DESAT_PROB) if direction is None else direction == "desat":
         factor = 1.0 - severity
     else:
         factor = 1.0 + (OVERSAT_MAX - 1.0) * severity
     return to_uint8(lum + (x - lum) * factor)
 
 
-def colour_cast(img: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-    """White-balance error: per-channel linear-light gains along a random hue direction.
+def colour_cast(img: np.ndarray, severity: float, rng: np.random.Generator,
+                theta: Optional[float] = None) -> np.ndarray:
+    """White-balance error: per-channel linear-light gains along a hue direction ``theta``.
 
-    Gains are exp(0.8 * severity * cos(theta - k * 120 deg)) for k = 0, 1, 2, normalised so
-    that the luminance of grey is kept (a cast, not an exposure change).
+    Gains are exp(0.8 * severity * cos(theta - k * 120 deg)) for k = 0, 1, 2 (R, G, B),
+    normalised so that the luminance of grey is kept (a cast, not an exposure change).
+    ``theta`` (radians) ``None`` draws it uniformly from ``rng``, the corpus's default.
     """
-    theta = float(rng.uniform(0.0, 2.0 * np.pi))
+    theta = float(rng.uniform(0.0, 2.0 * np.pi)) if theta is None else float(theta)
     phases = theta - np.array([0.0, 2.0, 4.0]) * np.pi / 3.0
     gains = np.exp(CAST_LOG_GAIN_MAX * severity * np.cos(phases)).astype(np.float32)
     gains /= float(gains @ LUMA)

@@ -205,6 +205,11 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         + (f", after {report['feature_init']['train_seconds'] / 60:.0f} min of feature init" if report.get("feature_init") else "")
         + "); figures below the bars above are stated as measured.",
         "- Inputs are expected to be face crops framed like the training photos (see `align_crop_face=True` for photos in the wild).",
+        "- A no-reference score cannot see a mild colour change that moves a face *towards* the typical good photo "
+        "(a pale portrait made slightly more colourful, a warm one slightly cooled): measured for `mspt_face_v11`, it scores such a "
+        "step at or above the original on about half of the ladders, against about one in ten for steps away from "
+        "typical (`eval/reports/level_visibility.md`). Most of the saturation and colour-cast order figures below the "
+        "bar come from such ladders.",
     ]
     lines += _previous(name, weights_dir)
     return "\n".join(lines) + "\n"

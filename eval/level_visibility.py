@@ -1,0 +1,276 @@
+"""Can a no-reference score see a photometric step? Each level against the spread of pristine photos.
+
+Usage::
+
+    python eval/level_visibility.py --config mspt_pyiqa/release/configs/mspt_face_v11.yml \
+        --cache runs/mspt_face_v22/pools --levels levels_clean_common --levels levels_mixed_common \
+        --model mspt_face_v11 --model mspt_face_v22=runs/mspt_face_v22/stage3_best.pth \
+        --out eval/reports/level_visibility
+
+Issue 6's order bar counts the pristine photo at severity 0, so a ladder fails when a mild
+version scores at or above its own pristine photo. For the photometric kinds (saturation,
+colour cast, exposure, contrast) a no-reference score cannot compare with the original: it
+can only judge how *typical* a global statistic of the image is among good photos. This
+harness measures that statistic (CIELAB, D65, on the whole ``S x S`` face crop):
+
+* ``saturation``: mean chroma C*ab; ``overexposure`` / ``underexposure``: mean lightness L*;
+  ``contrast_loss``: standard deviation of L*; ``colour_cast``: mean (a*, b*);
+
+and its *atypicality* in units of the pristine population's spread: ``|t - mean| / sd``
+(Mahalanobis distance for the 2-D colour cast). The population is ``--reference-photos``
+pristine train-split photos of the levels pool's source sets (never a test photo),
+preprocessed as the pools are. Per kind (saturation split by direction, as
+``eval/ladder_failures.py``) and level it reports:
+
+* ``step_z``: median |change of the statistic| from the pristine photo, in population sd;
+* ``toward_typical``: fraction of ladders whose version is *less* atypical than its pristine
+  photo (the step moved it towards the typical good photo);
+* per model, ``above``: fraction of ladders whose version scores at or above its pristine
+  photo, overall and split by ``toward_typical``;
+
+and per kind the order figure of the *typicality scorer* (score = -atypicality of the kind's
+statistic; what a score that knows only this statistic and the good photos would get) next
+to the models'. No-op ladders are left out. Writes ``<out>.md``, ``<out>.csv`` (levels) and
+``<out>_order.csv`` atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import yaml
+from skimage.color import rgb2lab
+from tqdm import tqdm
+
+from mspt_pyiqa.bench.cache import atomic_write_text
+from mspt_pyiqa.corpus.sources import Source, SourceImageError, load_rgb
+from mspt_pyiqa.release.evaluate import ladders, load_net, model_spec_error, order_figures, predict
+from mspt_pyiqa.release.pools import Pool, square_face
+from mspt_pyiqa.release.run import LEVELS_POOLS, build_levels_pools, split_sources
+
+logger = logging.getLogger("level_visibility")
+
+#: Kind -> the image statistics (names of :func:`lab_stats`) a no-reference score can judge it by.
+KIND_STATS: Dict[str, Tuple[str, ...]] = {
+    "saturation": ("chroma",),
+    "overexposure": ("lightness",),
+    "underexposure": ("lightness",),
+    "contrast_loss": ("contrast",),
+    "colour_cast": ("a", "b"),
+}
+STAT_NAMES = ("chroma", "lightness", "contrast", "a", "b")
+LEVEL_COLUMNS = ["pool", "kind", "severity", "ladders", "step_z", "toward_typical"]
+LEVELS = tuple(name + suffix for suffix in ("", "_common") for name in LEVELS_POOLS)
+
+
+def lab_stats(img: np.ndarray) -> np.ndarray:
+    """``(5,)`` float64 statistics of an RGB uint8 ``(H, W, 3)`` image, in :data:`STAT_NAMES`
+    order: mean chroma C*ab, mean L*, sd of L*, mean a*, mean b* (CIELAB, D65; L* in [0, 100])."""
+    lab = rgb2lab(np.asarray(img, np.uint8))
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    return np.array([chroma.mean(), lab[..., 0].mean(), lab[..., 0].std(), lab[..., 1].mean(), lab[..., 2].mean()])
+
+
+class Population:
+    """Mean and covariance of :func:`lab_stats` over pristine photos; ``stats``: ``(N, 5)``."""
+
+    def __init__(self, stats: np.ndarray) -> None:
+        stats = np.asarray(stats, np.float64)
+        if stats.ndim != 2 or stats.shape[1] != len(STAT_NAMES) or len(stats) < 3:
+            raise ValueError(f"need (N >= 3, {len(STAT_NAMES)}) statistics, got shape {stats.shape}")
+        self.mean = stats.mean(0)
+        self.cov = np.cov(stats, rowvar=False)
+        self.n = len(stats)
+
+    def atypicality(self, stats: np.ndarray, kind: str) -> np.ndarray:
+        """``(N,)`` distance of ``(N, 5)`` statistics from the population centre along ``kind``'s
+        statistics, in population sd (Mahalanobis for two statistics); 0 = the typical photo."""
+        idx = [STAT_NAMES.index(s) for s in KIND_STATS[kind]]
+        d = np.asarray(stats, np.float64)[:, idx] - self.mean[idx]
+        inv = np.linalg.inv(self.cov[np.ix_(idx, idx)])
+        return np.sqrt(np.einsum("ni,ij,nj->n", d, inv, d))
+
+    def step(self, before: np.ndarray, after: np.ndarray, kind: str) -> np.ndarray:
+        """``(N,)`` size of the change ``before -> after`` (``(N, 5)`` each) in population sd."""
+        idx = [STAT_NAMES.index(s) for s in KIND_STATS[kind]]
+        d = np.asarray(after, np.float64)[:, idx] - np.asarray(before, np.float64)[:, idx]
+        inv = np.linalg.inv(self.cov[np.ix_(idx, idx)])
+        return np.sqrt(np.einsum("ni,ij,nj->n", d, inv, d))
+
+
+def pool_stats(pool: Pool) -> np.ndarray:
+    """``(len(pool), 5)`` :func:`lab_stats` of every image of ``pool``."""
+    return np.stack([lab_stats(img) for img in tqdm(pool.images, desc="statistics", unit="img")])
+
+
+def reference_stats(sources: Sequence[Source], resolution: int) -> np.ndarray:
+    """Statistics of the pristine ``sources`` as the pools see them (square face crop at
+    ``resolution``); an unreadable photo is skipped with a warning naming it."""
+    out = []
+    for src in tqdm(sources, desc="reference photos", unit="photo"):
+        try:
+            out.append(lab_stats(square_face(load_rgb(src.path), resolution)))
+        except SourceImageError as err:
+            logger.warning("skipping reference photo: %s", err)
+    if len(out) < 3:
+        raise RuntimeError(f"only {len(out)} readable reference photos; need at least 3")
+    return np.stack(out)
+
+
+def _key(kind: str, stats: np.ndarray, p: int, rows: np.ndarray) -> str:
+    """Saturation ladders split by direction: the strongest version's chroma below or above the pristine's."""
+    if kind != "saturation":
+        return kind
+    return "saturation:" + ("oversat" if stats[rows[-1], 0] > stats[p, 0] else "desat")
+
+
+def level_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dict[str, np.ndarray],
+               pool_name: str) -> List[Dict[str, object]]:
+    """One row per (kind or saturation direction, severity) of the :data:`KIND_STATS` kinds of
+    ``pool``: the module doc's columns. ``stats``: ``(len(pool), 5)``; ``preds``: model ->
+    ``(len(pool),)`` scores, higher = better."""
+    acc: Dict[Tuple[str, float], Dict[str, list]] = {}
+    for p, kind, rows, noop in ladders(pool):
+        if noop or p < 0 or kind not in KIND_STATS:
+            continue
+        rows = rows[np.argsort(pool.severities[rows], kind="stable")]
+        atyp = population.atypicality(stats[rows], kind)
+        atyp_p = population.atypicality(stats[[p]], kind)[0]
+        steps = population.step(np.repeat(stats[[p]], len(rows), 0), stats[rows], kind)
+        for key in (kind, _key(kind, stats, p, rows)) if kind == "saturation" else (kind,):
+            for j, r in enumerate(rows):
+                a = acc.setdefault((key, round(float(pool.severities[r]), 4)), {"step": [], "toward": [], **{m: [] for m in preds}})
+                a["step"].append(float(steps[j]))
+                a["toward"].append(bool(atyp[j] < atyp_p))
+                for m, pred in preds.items():
+                    a[m].append(bool(pred[r] >= pred[p]))
+    out = []
+    for (key, sev), a in sorted(acc.items()):
+        toward = np.array(a["toward"])
+        row: Dict[str, object] = {"pool": pool_name, "kind": key, "severity": sev, "ladders": len(toward),
+                                  "step_z": round(float(np.median(a["step"])), 3),
+                                  "toward_typical": round(float(toward.mean()), 3)}
+        for m in preds:
+            above = np.array(a[m])
+            row[f"{m}:above"] = round(float(above.mean()), 3)
+            row[f"{m}:above|toward"] = round(float(above[toward].mean()), 3) if toward.any() else float("nan")
+            row[f"{m}:above|away"] = round(float(above[~toward].mean()), 3) if (~toward).any() else float("nan")
+        out.append(row)
+    return out
+
+
+def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dict[str, np.ndarray],
+               pool_name: str) -> List[Dict[str, object]]:
+    """Per :data:`KIND_STATS` kind of ``pool``: the order figure (``evaluate.order_figures``) of
+    the typicality scorer and of every model."""
+    figures = {m: order_figures(pred, pool)["monotonicity_per_kind"] for m, pred in preds.items()}
+    out = []
+    for kind in sorted(set(pool.kinds.tolist()) & set(KIND_STATS)):
+        typical = order_figures(-population.atypicality(stats, kind), pool)["monotonicity_per_kind"]
+        row: Dict[str, object] = {"pool": pool_name, "kind": kind, "typicality_scorer": round(typical[kind], 4)}
+        row.update({m: round(f[kind], 4) for m, f in figures.items()})
+        out.append(row)
+    return out
+
+
+def _table(rows: List[Dict[str, object]]) -> List[str]:
+    cols = list(rows[0])
+    return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + [
+        "| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+
+
+def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], command: str,
+             populations: Dict[str, str]) -> str:
+    lines = ["# Photometric levels against the spread of pristine photos", "", f"Command: `{command}`", "",
+             "Columns: see the script's docstring. `above`: the version scores at or above its pristine photo "
+             "(`|toward` / `|away`: among the ladders whose step moved the statistic towards / away "
+             "from the typical good photo).", ""]
+    for pool_name in dict.fromkeys(r["pool"] for r in levels):
+        lines += [f"## {pool_name}", "", f"Population: {populations.get(str(pool_name), '?')}.", "", "### Per level", ""]
+        lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in levels if r["pool"] == pool_name])
+        lines += ["", "### Order figure per kind (issue 6 bar: >= 0.95)", ""]
+        lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in orders if r["pool"] == pool_name])
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(rows: List[Dict[str, object]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def reference_sources(cfg: Dict[str, object], sets: Sequence[str], per_set: int) -> List[Source]:
+    """The first ``per_set`` train-split photos (by id) of each of ``sets``."""
+    sources, splits = split_sources(cfg)
+    train = [s for s in sources if splits[s.source_id] == "train"]
+    return [s for name in sorted(sets) for s in [t for t in train if t.source_set == name][:per_set]]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True, help="a release config (pools, split, resolution)")
+    parser.add_argument("--cache", type=Path, required=True, help="pools folder (a release run's pools/); built where missing")
+    parser.add_argument("--levels", action="append", default=[], choices=LEVELS, help="levels pool (repeatable)")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME[=CHECKPOINT]")
+    parser.add_argument("--reference-photos", type=int, default=300, help="train photos per source set")
+    parser.add_argument("--out", type=Path, default=Path("eval/reports/level_visibility"))
+    args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file")
+    if not args.levels:
+        parser.error("give at least one --levels pool")
+    for spec in args.model:
+        error = model_spec_error(spec)
+        if error:
+            parser.error(error)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = yaml.safe_load(args.config.read_text())
+    torch.set_num_threads(int(cfg.get("threads", 2)))
+    sources, splits = split_sources(cfg)
+    test_src = [s for s in sources if splits[s.source_id] == "test"]
+    pools = {**build_levels_pools(cfg, test_src, args.cache, only=args.levels),
+             **build_levels_pools(cfg, test_src, args.cache, common_random=True, only=args.levels)}
+    missing = [n for n in args.levels if n not in pools]
+    if missing:
+        parser.error(f"--levels {missing}: the config {args.config} builds no such pool")
+    set_of = {s.source_id: s.source_set for s in sources}
+    res = int(cfg["stages"][-1]["resolution"])
+    nets = {spec.partition("=")[0]: load_net(spec) for spec in args.model}
+    levels_out, orders_out, populations = [], [], {}
+    pop_desc: Dict[str, str] = {}
+    for name in args.levels:
+        # Each pool is judged against good photos of its own source sets.
+        sets = tuple(sorted({set_of[str(sid)] for sid in np.unique(pools[name].source_ids)}))
+        if sets not in populations:
+            populations[sets] = Population(reference_stats(reference_sources(cfg, sets, args.reference_photos), res))
+        pop = populations[sets]
+        keep = np.flatnonzero(np.isin(pools[name].kinds, ["pristine", *KIND_STATS]))
+        pool = pools[name].subset(keep)
+        stats = pool_stats(pool)
+        preds = {m: predict(net, pool) for m, net in nets.items()}
+        levels_out += level_rows(pool, stats, pop, preds, name)
+        orders_out += order_rows(pool, stats, pop, preds, name)
+        pop_desc[name] = f"{pop.n} pristine train-split photos (the first {args.reference_photos} by id of {', '.join(sets)})"
+    command = (f"python eval/level_visibility.py --config {args.config} --cache {args.cache}"
+               + "".join(f" --levels {n}" for n in args.levels) + "".join(f" --model {m}" for m in args.model)
+               + f" --reference-photos {args.reference_photos} --out {args.out}")
+    atomic_write_text(args.out.with_suffix(".csv"), _csv(levels_out))
+    atomic_write_text(args.out.with_name(args.out.name + "_order.csv"), _csv(orders_out))
+    text = markdown(levels_out, orders_out, command, pop_desc)
+    atomic_write_text(args.out.with_suffix(".md"), text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""eval/level_visibility.py: photometric steps against the spread of pristine photos."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mspt_pyiqa.degrade.photometric import saturation
+from mspt_pyiqa.release.pools import Pool
+
+
+def _photo(rng: np.random.Generator, colour: float) -> np.ndarray:
+    """A 16 x 16 textured photo whose chroma grows with ``colour``."""
+    base = rng.random((16, 16, 1)) * 120 + 60
+    tint = np.array([1.0 + colour, 1.0, 1.0 - colour]) * base
+    return np.clip(tint, 0, 255).astype(np.uint8)
+
+
+def test_lab_stats_and_population(eval_script) -> None:
+    mod = eval_script("level_visibility")
+    grey = np.full((8, 8, 3), 118, np.uint8)
+    st = mod.lab_stats(grey)
+    assert st.shape == (5,) and st[0] == pytest.approx(0.0, abs=0.01) and st[2] == pytest.approx(0.0, abs=1e-6)
+    assert 45 < st[1] < 55  # L* of mid grey
+    rng = np.random.default_rng(0)
+    pop = mod.Population(np.stack([mod.lab_stats(_photo(rng, c)) for c in np.linspace(0.05, 0.4, 20)]))
+    centre = pop.mean[None]
+    assert pop.atypicality(centre, "saturation")[0] == pytest.approx(0.0, abs=1e-9)
+    one_sd = centre.copy()
+    one_sd[0, 0] += np.sqrt(pop.cov[0, 0])
+    assert pop.atypicality(one_sd, "saturation")[0] == pytest.approx(1.0)
+    assert pop.step(centre, one_sd, "saturation")[0] == pytest.approx(1.0)
+    assert pop.atypicality(centre, "colour_cast")[0] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="need"):
+        mod.Population(np.zeros((2, 5)))
+
+
+def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
+    """Pale photo saturated up: towards typical; vivid photo saturated up: away. A model that
+    puts the pale photo's steps above its pristine fails only the towards-typical ladder."""
+    mod = eval_script("level_visibility")
+    rng = np.random.default_rng(1)
+    ref = [_photo(rng, c) for c in np.linspace(0.1, 0.3, 12)]
+    pop = mod.Population(np.stack([mod.lab_stats(r) for r in ref]))
+    images, kinds, sev, sids = [], [], [], []
+    for sid, colour in (("pale", 0.02), ("vivid", 0.45)):
+        clean = _photo(rng, colour)
+        images.append(clean), kinds.append("pristine"), sev.append(0.0), sids.append(sid)
+        for s in (0.1, 0.25):
+            images.append(saturation(clean, s, None, direction="oversat")), kinds.append("saturation")
+            sev.append(s), sids.append(sid)
+    pool = Pool(np.stack(images), np.linspace(1, 0, 6).astype(np.float32), np.array(sids), np.array(kinds),
+                np.array(sev, np.float32), 16)
+    stats = np.stack([mod.lab_stats(i) for i in pool.images])
+    #                 pale: pristine below both steps; vivid: in order
+    pred = np.array([0.5, 0.6, 0.55, 0.9, 0.8, 0.7])
+    rows = mod.level_rows(pool, stats, pop, {"m": pred}, "p")
+    by = {(r["kind"], r["severity"]): r for r in rows}
+    assert set(k for k, _ in by) == {"saturation", "saturation:oversat"}
+    r = by[("saturation", 0.1)]
+    assert r["ladders"] == 2 and r["toward_typical"] == 0.5 and r["m:above"] == 0.5
+    assert r["m:above|toward"] == 1.0 and r["m:above|away"] == 0.0 and r["step_z"] > 0
+    order = mod.order_rows(pool, stats, pop, {"m": pred}, "p")
+    assert order[0]["kind"] == "saturation"
+    assert order[0]["m"] == pytest.approx(0.25)  # pale ladder -0.5 (SRCC +0.5), vivid ladder 1: mean 0.25
+    assert -1.0 <= order[0]["typicality_scorer"] <= 1.0
+
+
+def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:
+    mod = eval_script("level_visibility")
+    with pytest.raises(SystemExit):
+        mod.main(["--config", str(tmp_path / "missing.yml"), "--cache", str(tmp_path), "--levels", "levels"])
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("seed: 0\n")
+    with pytest.raises(SystemExit):
+        mod.main(["--config", str(cfg), "--cache", str(tmp_path)])  # no --levels
