@@ -44,8 +44,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import yaml
 from skimage.color import rgb2lab
 from tqdm import tqdm
 
@@ -53,7 +51,7 @@ from mspt_pyiqa.bench.cache import atomic_write_text
 from mspt_pyiqa.corpus.sources import Source, SourceImageError, load_rgb
 from mspt_pyiqa.release.evaluate import ladders, load_net, model_spec_error, order_figures, predict
 from mspt_pyiqa.release.pools import Pool, square_face
-from mspt_pyiqa.release.run import LEVELS_POOLS, build_levels_pools, split_sources
+from mspt_pyiqa.release.run import LEVELS_POOLS, harness_setup, levels_pools_named, split_sources
 
 logger = logging.getLogger("level_visibility")
 
@@ -233,13 +231,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         error = model_spec_error(spec)
         if error:
             parser.error(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = yaml.safe_load(args.config.read_text())
-    torch.set_num_threads(int(cfg.get("threads", 2)))
-    sources, splits = split_sources(cfg)
-    test_src = [s for s in sources if splits[s.source_id] == "test"]
-    pools = {**build_levels_pools(cfg, test_src, args.cache, only=args.levels),
-             **build_levels_pools(cfg, test_src, args.cache, common_random=True, only=args.levels)}
+    cfg, sources, test_src = harness_setup(args.config)
+    pools = levels_pools_named(cfg, test_src, args.cache, args.levels)
     missing = [n for n in args.levels if n not in pools]
     if missing:
         parser.error(f"--levels {missing}: the config {args.config} builds no such pool")

@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import logging
 import sys
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import yaml
 
 from mspt_pyiqa.release.evaluate import correlations, ladder_rows, load_net, model_spec_error, predict
 from mspt_pyiqa.release.pools import Pool
-from mspt_pyiqa.release.run import LEVELS_POOLS, build_levels_pools, build_test_pool, split_sources
+from mspt_pyiqa.release.run import LEVELS_POOLS, build_test_pool, harness_setup, levels_pools_named
 
 FIGURES = ("srcc", "plcc")
 #: Levels pools of the release runner (``release/run.py``) and their common-draw twins.
@@ -190,19 +187,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         error = model_spec_error(spec)
         if error:
             parser.error(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = yaml.safe_load(args.config.read_text())
-    torch.set_num_threads(int(cfg.get("threads", 2)))
-    sources, splits = split_sources(cfg)
-    test_src = [s for s in sources if splits[s.source_id] == "test"]
+    cfg, _, test_src = harness_setup(args.config)
     pool = build_test_pool(cfg, test_src, args.cache)
     nets = {spec.partition("=")[0]: load_net(spec) for spec in args.model}
     preds = {n: predict(net, pool) for n, net in nets.items()}
     rows = paired_bootstrap(preds, pool.labels, pool.source_ids, args.n_boot)
     order_text, order_rows = [], []
     if args.levels:
-        levels = {**build_levels_pools(cfg, test_src, args.cache, only=args.levels),
-                  **build_levels_pools(cfg, test_src, args.cache, common_random=True, only=args.levels)}
+        levels = levels_pools_named(cfg, test_src, args.cache, args.levels)
         for name in args.levels:
             if name not in levels:
                 parser.error(f"--levels {name}: the config {args.config} builds no such pool (no test photos "

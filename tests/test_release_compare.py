@@ -109,14 +109,16 @@ def test_main_with_levels_writes_the_order_section_and_csv(eval_script, tmp_path
     test = _levels_pool(n_photos=20, seed=3)
     test.labels[:] = np.random.default_rng(0).random(len(test))
     asked = []
-    monkeypatch.setattr(mod, "split_sources", lambda cfg: ([], {}))
+    from mspt_pyiqa.release import run as release_run  # the harness's pools come through run.py's helpers
+
+    monkeypatch.setattr(release_run, "split_sources", lambda cfg: ([], {}))
     monkeypatch.setattr(mod, "build_test_pool", lambda cfg, src, cache: test)
 
     def fake_levels(cfg, src, cache, common_random=False, only=None):
         asked.append((common_random, tuple(only)))
         return {"levels_clean_common": levels} if common_random else {}
 
-    monkeypatch.setattr(mod, "build_levels_pools", fake_levels)
+    monkeypatch.setattr(release_run, "build_levels_pools", fake_levels)
     monkeypatch.setattr(mod, "load_net", lambda spec: (lambda x: x.mean(dim=(1, 2, 3)) * (2 if "b" in spec else 1)))
     ckpt = tmp_path / "b.pth"
     ckpt.write_bytes(b"stand-in")

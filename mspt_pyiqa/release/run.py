@@ -114,6 +114,24 @@ def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Pa
     return pools
 
 
+def levels_pools_named(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path,
+                       names: Sequence[str]) -> Dict[str, Pool]:
+    """The levels pools ``names`` (``LEVELS_POOLS`` names or their ``_common`` twins) that the
+    config builds, cached in ``pool_dir``; a name it builds no pool for is absent."""
+    return {**build_levels_pools(cfg, test_src, pool_dir, only=names),
+            **build_levels_pools(cfg, test_src, pool_dir, common_random=True, only=names)}
+
+
+def harness_setup(config: Path) -> Tuple[Dict[str, Any], List[Source], List[Source]]:
+    """The start of an eval harness: logging, the release ``config`` (``yaml.safe_load``),
+    torch threads from it, its source photos and its test-split photos."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = yaml.safe_load(Path(config).read_text())
+    torch.set_num_threads(int(cfg.get("threads", 2)))
+    sources, splits = split_sources(cfg)
+    return cfg, sources, [s for s in sources if splits[s.source_id] == "test"]
+
+
 def build_test_pool(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Path) -> Pool:
     """The held-out test pool (2 degraded versions of each of the first ``max_test_sources``
     test photos, last stage's sampler and resolution), cached as ``pool_dir/test.npz``."""
