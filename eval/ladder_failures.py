@@ -39,18 +39,12 @@ import numpy as np
 import torch
 
 from mspt_pyiqa.bench.cache import atomic_write_text
-from mspt_pyiqa.degrade.photometric import LUMA
+from mspt_pyiqa.corpus.typical import chroma
 from mspt_pyiqa.release.evaluate import ladders, load_net, model_spec_error, predict
 from mspt_pyiqa.release.pools import Pool
 
 COLUMNS = ["model", "kind", "ladders", "first_step_fail", "pristine_not_top", "levels_above_mean",
            "inner_swap", "excess_median"]
-
-
-def chroma(img: np.ndarray) -> float:
-    """Mean distance of a pixel from its luma grey, ``img`` ``(S, S, 3)`` uint8 (0 for grey)."""
-    x = img.astype(np.float32) / 255.0
-    return float(np.abs(x - (x @ LUMA)[..., None]).mean())
 
 
 def ladder_key(pool: Pool, kind: str, pristine: int, rows: np.ndarray) -> str:

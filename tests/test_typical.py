@@ -142,3 +142,30 @@ def test_release_configs_build_their_samplers() -> None:
             assert all(s.typical == TypicalReference.from_config(REF) for s in samplers)
         elif path.stem == "mspt_face_v11":
             assert all(s.typical is None for s in samplers)
+
+
+def test_cli_measures_a_reference_from_train_photos(capsys: pytest.CaptureFixture) -> None:
+    """`python -m mspt_pyiqa.corpus.typical`: a YAML block the sampler accepts; clear error without a config."""
+    from pathlib import Path
+
+    import yaml
+
+    from mspt_pyiqa.corpus.typical import main
+
+    repo = Path(__file__).resolve().parents[1]
+    faces = repo.parent / "shared" / "data" / "faces"
+    if not faces.is_dir():
+        pytest.skip("../shared/data/faces not beside the checkout")
+    cfg = yaml.safe_load((repo / "mspt_pyiqa/release/configs/mspt_face_v11.yml").read_text())
+    cfg["faces"] = str(faces)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.yml"
+        path.write_text(yaml.safe_dump(cfg))
+        assert main(["--config", str(path), "--per-set", "3"]) == 0
+        block = yaml.safe_load(capsys.readouterr().out)["away_from_typical"]
+        ref = TypicalReference.from_config(block)
+        assert 0.01 < ref.chroma < 0.2 and ref.balance[0] > ref.balance[2]  # skin: warm, R above B
+        with pytest.raises(SystemExit):
+            main(["--config", str(Path(tmp) / "missing.yml")])

@@ -23,6 +23,7 @@ config, so a pool is reproducible from the config alone.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from mspt_pyiqa.degrade.photometric import LUMA
+
+logger = logging.getLogger(__name__)
 
 #: Phases of the R, G, B channels on the colour-cast hue circle (``degrade.photometric.colour_cast``).
 CHANNEL_PHASES = np.array([0.0, 2.0, 4.0]) * np.pi / 3.0
@@ -121,7 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             try:
                 images.append(square_face(load_rgb(src.path), res))
             except SourceImageError as err:
-                print(f"skipping: {err}", file=sys.stderr)
+                logger.warning("skipping reference photo: %s", err)
     ref = measure(images)
     print(yaml.safe_dump({"away_from_typical": ref.as_config()}, default_flow_style=True).strip()
           + f"  # {len(images)} train photos of {', '.join(args.sets)} at {res} px")

@@ -20,7 +20,7 @@ import torch
 from scipy import stats
 
 from mspt_pyiqa.archs import MSPTNet
-from mspt_pyiqa.degrade.photometric import LUMA
+from mspt_pyiqa.corpus.typical import chroma
 from mspt_pyiqa.release.pools import Pool
 from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
 
@@ -151,11 +151,6 @@ def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[
     }
 
 
-def _chroma(img: np.ndarray) -> float:
-    x = img.astype(np.float32) / 255.0
-    return float(np.abs(x - (x @ LUMA)[..., None]).mean())
-
-
 def level_steps(pred: np.ndarray, pool: Pool, split_by_chroma: Sequence[str] = ("saturation",)
                 ) -> Dict[str, Dict[str, list]]:
     """Per kind and severity level: mean of (score - the photo's pristine score) and the fraction
@@ -173,7 +168,7 @@ def level_steps(pred: np.ndarray, pool: Pool, split_by_chroma: Sequence[str] = (
             continue
         if kind in split_by_chroma:
             strongest = int(k_idx[np.argmax(pool.severities[k_idx])])
-            kind += ":up" if _chroma(pool.images[strongest]) > _chroma(pool.images[p]) else ":down"
+            kind += ":up" if chroma(pool.images[strongest]) > chroma(pool.images[p]) else ":down"
         for i in k_idx:
             acc.setdefault(kind, {}).setdefault(round(float(pool.severities[i]), 4), []).append(float(pred[i] - pred[p]))
     out: Dict[str, Dict[str, list]] = {}
