@@ -21,8 +21,12 @@ def test_lab_stats_and_population(eval_script) -> None:
     mod = eval_script("level_visibility")
     grey = np.full((8, 8, 3), 118, np.uint8)
     st = mod.lab_stats(grey)
-    assert st.shape == (5,) and st[0] == pytest.approx(0.0, abs=0.01) and st[2] == pytest.approx(0.0, abs=1e-6)
-    assert 45 < st[1] < 55  # L* of mid grey
+    assert st.shape == (6,) and st[0] == pytest.approx(0.0, abs=0.01) and st[2] == pytest.approx(0.0, abs=1e-6)
+    assert 45 < st[1] < 55 and st[5] == pytest.approx(st[1])  # L* of mid grey, centre = whole
+    framed = np.zeros((8, 8, 3), np.uint8)
+    framed[2:6, 2:6] = 255  # white centre half, black border: face_lightness reads the centre only
+    fs = mod.lab_stats(framed)
+    assert fs[5] == pytest.approx(100.0, abs=0.01) and fs[1] == pytest.approx(25.0, abs=0.01)
     rng = np.random.default_rng(0)
     pop = mod.Population(np.stack([mod.lab_stats(_photo(rng, c)) for c in np.linspace(0.05, 0.4, 20)]))
     centre = pop.mean[None]
@@ -32,8 +36,9 @@ def test_lab_stats_and_population(eval_script) -> None:
     assert pop.atypicality(one_sd, "saturation")[0] == pytest.approx(1.0)
     assert pop.step(centre, one_sd, "saturation")[0] == pytest.approx(1.0)
     assert pop.atypicality(centre, "colour_cast")[0] == pytest.approx(0.0, abs=1e-9)
+    assert pop.atypicality(centre, "overexposure")[0] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="need"):
-        mod.Population(np.zeros((2, 5)))
+        mod.Population(np.zeros((2, 6)))
 
 
 def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
@@ -65,6 +70,8 @@ def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
     assert order[0]["kind"] == "saturation"
     assert order[0]["m"] == pytest.approx(0.25)  # pale ladder -0.5 (SRCC +0.5), vivid ladder 1: mean 0.25
     assert -1.0 <= order[0]["typicality_scorer"] <= 1.0
+    # Only the vivid ladder's first step moved away from typical: its order alone.
+    assert order[0]["away_ladders"] == 0.5 and order[0]["m|away"] == pytest.approx(1.0)
 
 
 def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:

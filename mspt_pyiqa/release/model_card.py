@@ -209,7 +209,8 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "(a pale portrait made slightly more colourful, a warm one slightly cooled): measured for `mspt_face_v11`, it scores such a "
         "step at or above the original on about half of the ladders, against about one in ten for steps away from "
         "typical (`eval/reports/level_visibility.md`). Most of the saturation and colour-cast order figures below the "
-        "bar come from such ladders.",
+        "bar come from such ladders. Likewise for exposure: it scores a slightly brightened face that was darker than "
+        "typical at or above the original on about four ladders in ten, against fewer than one in five otherwise.",
     ]
     lines += _previous(name, weights_dir)
     return "\n".join(lines) + "\n"
