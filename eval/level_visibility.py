@@ -38,8 +38,10 @@ and per kind the order figure of the *typicality scorer* (score = -atypicality o
 statistic; what a score that knows only this statistic and the good photos would get) next
 to the models', and each model's order figure over the ladders whose *mildest* step moved the
 photo away from typical (``MODEL|away``; ``away_ladders``: their fraction), the ladders that are
-a degradation from their first step by this measure. No-op ladders are left out. Writes ``<out>.md``, ``<out>.csv`` (levels) and
-``<out>_order.csv`` atomically.
+a degradation from their first step by this measure. Last, per model, issue 6's two ladder bars
+(worst kind's order, pristine above degraded) over every ladder and over the degradation-only
+ladders (every ladder of the other kinds plus those away ladders). No-op ladders are left out.
+Writes ``<out>.md``, ``<out>.csv`` (levels), ``<out>_order.csv`` and ``<out>_bars.csv`` atomically.
 """
 from __future__ import annotations
 
@@ -212,14 +214,42 @@ def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dic
     return out
 
 
+def bar_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
+             pool_name: str) -> List[Dict[str, object]]:
+    """Issue 6's two ladder bars per model, over every ladder (as the release reports) and over the
+    degradation-only ladders: every ladder of the other kinds, and the :data:`KIND_STATS` kinds'
+    ladders whose mildest step did not move the photo towards typical (``toward``: from
+    :func:`mild_step_toward`). Columns: ``ladders`` kept, worst kind and its order, kinds below
+    0.95, pristine above degraded (pairs of the kept ladders)."""
+    out = []
+    for m, pred in preds.items():
+        every = ladder_rows(pred, pool)[0]
+        kept = [r for r in every if not toward.get((str(r["photo"]), str(r["kind"])), False)]
+        row: Dict[str, object] = {"pool": pool_name, "model": m}
+        for tag, recs in (("all", every), ("degradation_only", kept)):
+            per_kind: Dict[str, list] = {}
+            for r in recs:
+                if np.isfinite(r["order"]):
+                    per_kind.setdefault(str(r["kind"]), []).append(float(r["order"]))
+            mono = {k: float(np.mean(v)) for k, v in per_kind.items()}
+            worst = min(mono, key=mono.get)
+            pairs = sum(int(r["pairs"]) for r in recs)
+            row.update({f"{tag}:ladders": len(recs), f"{tag}:worst_kind": worst,
+                        f"{tag}:order_min": round(mono[worst], 4),
+                        f"{tag}:kinds_below_0.95": sum(v < 0.95 for v in mono.values()),
+                        f"{tag}:pristine_above": round(sum(int(r["wins"]) for r in recs) / pairs, 4) if pairs else float("nan")})
+        out.append(row)
+    return out
+
+
 def _table(rows: List[Dict[str, object]]) -> List[str]:
     cols = list(rows[0])
     return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + [
         "| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
 
 
-def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], command: str,
-             populations: Dict[str, str]) -> str:
+def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], bars: List[Dict[str, object]],
+             command: str, populations: Dict[str, str]) -> str:
     lines = ["# Photometric levels against the spread of pristine photos", "", f"Command: `{command}`", "",
              "Columns: see the script's docstring. `above`: the version scores at or above its pristine photo "
              "(`|toward` / `|away`: among the ladders whose step moved the statistic towards / away "
@@ -229,6 +259,11 @@ def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], c
         lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in levels if r["pool"] == pool_name])
         lines += ["", "### Order figure per kind (issue 6 bar: >= 0.95)", ""]
         lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in orders if r["pool"] == pool_name])
+        lines += ["", "### Issue 6's ladder bars: every ladder, and degradation-only ladders", "",
+                  "Degradation-only: every ladder of the other kinds, and the photometric kinds' ladders whose "
+                  "mildest step moved the photo away from typical. Bars: order >= 0.95 for every kind, "
+                  "pristine above >= 0.95.", ""]
+        lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in bars if r["pool"] == pool_name])
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -273,7 +308,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     set_of = {s.source_id: s.source_set for s in sources}
     res = int(cfg["stages"][-1]["resolution"])
     nets = {spec.partition("=")[0]: load_net(spec) for spec in args.model}
-    levels_out, orders_out, populations = [], [], {}
+    levels_out, orders_out, bars_out, populations = [], [], [], {}
     pop_desc: Dict[str, str] = {}
     for name in args.levels:
         # Each pool is judged against good photos of its own source sets.
@@ -281,19 +316,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         if sets not in populations:
             populations[sets] = Population(reference_stats(reference_sources(cfg, sets, args.reference_photos), res))
         pop = populations[sets]
-        keep = np.flatnonzero(np.isin(pools[name].kinds, ["pristine", *KIND_STATS]))
-        pool = pools[name].subset(keep)
+        pool = pools[name]  # every kind: the bars need them all
         stats = pool_stats(pool)
         preds = {m: predict(net, pool) for m, net in nets.items()}
         levels_out += level_rows(pool, stats, pop, preds, name)
         orders_out += order_rows(pool, stats, pop, preds, name)
+        bars_out += bar_rows(pool, mild_step_toward(pool, stats, pop), preds, name)
         pop_desc[name] = f"{pop.n} pristine train-split photos (the first {args.reference_photos} by id of {', '.join(sets)})"
     command = (f"python eval/level_visibility.py --config {args.config} --cache {args.cache}"
                + "".join(f" --levels {n}" for n in args.levels) + "".join(f" --model {m}" for m in args.model)
                + f" --reference-photos {args.reference_photos} --out {args.out}")
     atomic_write_text(args.out.with_suffix(".csv"), _csv(levels_out))
     atomic_write_text(args.out.with_name(args.out.name + "_order.csv"), _csv(orders_out))
-    text = markdown(levels_out, orders_out, command, pop_desc)
+    if bars_out:
+        atomic_write_text(args.out.with_name(args.out.name + "_bars.csv"), _csv(bars_out))
+    text = markdown(levels_out, orders_out, bars_out, command, pop_desc)
     atomic_write_text(args.out.with_suffix(".md"), text)
     print(text)
     return 0

@@ -82,3 +82,35 @@ def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:
     cfg.write_text("seed: 0\n")
     with pytest.raises(SystemExit):
         mod.main(["--config", str(cfg), "--cache", str(tmp_path)])  # no --levels
+
+
+def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script) -> None:
+    """The degradation-only bars drop the pale photo's saturation ladder (its first step moved it
+    towards typical) and keep every ladder of a kind without a typicality statistic (JPEG)."""
+    mod = eval_script("level_visibility")
+    rng = np.random.default_rng(2)
+    pop = mod.Population(np.stack([mod.lab_stats(_photo(rng, c)) for c in np.linspace(0.1, 0.3, 12)]))
+    images, kinds, sev, sids = [], [], [], []
+    for sid, colour in (("pale", 0.02), ("vivid", 0.45)):
+        clean = _photo(rng, colour)
+        images.append(clean), kinds.append("pristine"), sev.append(0.0), sids.append(sid)
+        for s in (0.1, 0.25):
+            images.append(saturation(clean, s, None, direction="oversat")), kinds.append("saturation")
+            sev.append(s), sids.append(sid)
+        for s in (0.1, 0.25):
+            images.append(np.clip(clean.astype(int) + int(40 * s), 0, 255).astype(np.uint8)), kinds.append("jpeg")
+            sev.append(s), sids.append(sid)
+    pool = Pool(np.stack(images), np.linspace(1, 0, 10).astype(np.float32), np.array(sids), np.array(kinds),
+                np.array(sev, np.float32), 16)
+    stats = np.stack([mod.lab_stats(i) for i in pool.images])
+    #               pale: pristine, sat x2 above it, jpeg in order; vivid: sat in order, jpeg 0.1 above
+    pred = np.array([0.5, 0.6, 0.55, 0.4, 0.3, 0.9, 0.8, 0.7, 0.95, 0.85])
+    toward = mod.mild_step_toward(pool, stats, pop)
+    assert toward == {("pale", "saturation"): True, ("vivid", "saturation"): False}
+    (row,) = mod.bar_rows(pool, toward, {"m": pred}, "p")
+    assert row["all:ladders"] == 4 and row["degradation_only:ladders"] == 3
+    assert row["all:worst_kind"] == "saturation" and row["all:order_min"] == pytest.approx(0.25)
+    # vivid jpeg: pristine 0.9, then 0.95, 0.85 -> -SRCC = 0.5; pale jpeg in order -> 1
+    assert row["degradation_only:worst_kind"] == "jpeg" and row["degradation_only:order_min"] == pytest.approx(0.75)
+    assert row["degradation_only:kinds_below_0.95"] == 1
+    assert row["all:pristine_above"] == pytest.approx(5 / 8) and row["degradation_only:pristine_above"] == pytest.approx(5 / 6, abs=1e-4)
