@@ -17,6 +17,23 @@ def _photo(rng: np.random.Generator, colour: float) -> np.ndarray:
     return np.clip(tint, 0, 255).astype(np.uint8)
 
 
+def _pale_vivid_pool(rng: np.random.Generator, with_brighter: bool = False) -> Pool:
+    """Two photos, pale and vivid, each: pristine, then saturation up at 0.1 and 0.25 (and, with
+    ``with_brighter``, a 'jpeg' ladder made by brightening: a kind without a typicality statistic)."""
+    images, kinds, sev, sids = [], [], [], []
+    for sid, colour in (("pale", 0.02), ("vivid", 0.45)):
+        clean = _photo(rng, colour)
+        images.append(clean), kinds.append("pristine"), sev.append(0.0), sids.append(sid)
+        for s in (0.1, 0.25):
+            images.append(saturation(clean, s, None, direction="oversat")), kinds.append("saturation")
+            sev.append(s), sids.append(sid)
+        for s in (0.1, 0.25) if with_brighter else ():
+            images.append(np.clip(clean.astype(int) + int(40 * s), 0, 255).astype(np.uint8)), kinds.append("jpeg")
+            sev.append(s), sids.append(sid)
+    return Pool(np.stack(images), np.linspace(1, 0, len(images)).astype(np.float32), np.array(sids), np.array(kinds),
+                np.array(sev, np.float32), 16)
+
+
 def test_lab_stats_and_population(eval_script) -> None:
     mod = eval_script("level_visibility")
     grey = np.full((8, 8, 3), 118, np.uint8)
@@ -48,15 +65,7 @@ def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
     rng = np.random.default_rng(1)
     ref = [_photo(rng, c) for c in np.linspace(0.1, 0.3, 12)]
     pop = mod.Population(np.stack([mod.lab_stats(r) for r in ref]))
-    images, kinds, sev, sids = [], [], [], []
-    for sid, colour in (("pale", 0.02), ("vivid", 0.45)):
-        clean = _photo(rng, colour)
-        images.append(clean), kinds.append("pristine"), sev.append(0.0), sids.append(sid)
-        for s in (0.1, 0.25):
-            images.append(saturation(clean, s, None, direction="oversat")), kinds.append("saturation")
-            sev.append(s), sids.append(sid)
-    pool = Pool(np.stack(images), np.linspace(1, 0, 6).astype(np.float32), np.array(sids), np.array(kinds),
-                np.array(sev, np.float32), 16)
+    pool = _pale_vivid_pool(rng)
     stats = np.stack([mod.lab_stats(i) for i in pool.images])
     #                 pale: pristine below both steps; vivid: in order
     pred = np.array([0.5, 0.6, 0.55, 0.9, 0.8, 0.7])
@@ -90,18 +99,7 @@ def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script)
     mod = eval_script("level_visibility")
     rng = np.random.default_rng(2)
     pop = mod.Population(np.stack([mod.lab_stats(_photo(rng, c)) for c in np.linspace(0.1, 0.3, 12)]))
-    images, kinds, sev, sids = [], [], [], []
-    for sid, colour in (("pale", 0.02), ("vivid", 0.45)):
-        clean = _photo(rng, colour)
-        images.append(clean), kinds.append("pristine"), sev.append(0.0), sids.append(sid)
-        for s in (0.1, 0.25):
-            images.append(saturation(clean, s, None, direction="oversat")), kinds.append("saturation")
-            sev.append(s), sids.append(sid)
-        for s in (0.1, 0.25):
-            images.append(np.clip(clean.astype(int) + int(40 * s), 0, 255).astype(np.uint8)), kinds.append("jpeg")
-            sev.append(s), sids.append(sid)
-    pool = Pool(np.stack(images), np.linspace(1, 0, 10).astype(np.float32), np.array(sids), np.array(kinds),
-                np.array(sev, np.float32), 16)
+    pool = _pale_vivid_pool(rng, with_brighter=True)
     stats = np.stack([mod.lab_stats(i) for i in pool.images])
     #               pale: pristine, sat x2 above it, jpeg in order; vivid: sat in order, jpeg 0.1 above
     pred = np.array([0.5, 0.6, 0.55, 0.4, 0.3, 0.9, 0.8, 0.7, 0.95, 0.85])
