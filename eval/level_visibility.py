@@ -59,7 +59,8 @@ from tqdm import tqdm
 
 from mspt_pyiqa.bench.cache import atomic_write_text
 from mspt_pyiqa.corpus.sources import Source, SourceImageError, load_rgb
-from mspt_pyiqa.release.evaluate import ladder_rows, ladders, load_net, model_spec_error, order_figures, predict
+from mspt_pyiqa.release.evaluate import (ladder_rows, ladders, load_net, model_spec_error, order_figures, predict,
+                                         summarise_ladders)
 from mspt_pyiqa.release.pools import Pool, square_face
 from mspt_pyiqa.release.run import LEVELS_POOLS, harness_setup, levels_pools_named, split_sources
 
@@ -191,25 +192,30 @@ def mild_step_toward(pool: Pool, stats: np.ndarray, population: Population) -> D
     return out
 
 
+def _kept(recs: List[Dict[str, object]], toward: Dict[Tuple[str, str], bool]) -> List[Dict[str, object]]:
+    """The :func:`ladder_rows` records of the degradation-only ladders: every ladder whose first step
+    did not move the photo towards typical (ladders of kinds without a statistic all stay)."""
+    return [r for r in recs if not toward.get((str(r["photo"]), str(r["kind"])), False)]
+
+
 def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dict[str, np.ndarray],
-               pool_name: str) -> List[Dict[str, object]]:
+               toward: Dict[Tuple[str, str], bool], pool_name: str) -> List[Dict[str, object]]:
     """Per :data:`KIND_STATS` kind of ``pool``: the order figure (``evaluate.order_figures``) of
     the typicality scorer and of every model, and every model's figure over the ladders whose
     mildest step moved the photo away from typical (``m|away``: a degradation by this measure;
-    ``away_ladders``: their fraction)."""
-    figures = {m: order_figures(pred, pool)["monotonicity_per_kind"] for m, pred in preds.items()}
-    toward = mild_step_toward(pool, stats, population)
-    per_ladder = {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+    ``away_ladders``: their fraction). ``toward``: :func:`mild_step_toward` of ``pool``."""
+    recs = {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+    every = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in recs.items()}
+    away = {m: summarise_ladders(_kept(r, toward))["monotonicity_per_kind"] for m, r in recs.items()}
     out = []
     for kind in sorted(set(pool.kinds.tolist()) & set(KIND_STATS)):
         typical = order_figures(-population.atypicality(stats, kind), pool)["monotonicity_per_kind"]
-        away = {k for k, t in toward.items() if k[1] == kind and not t}
+        n_kind = sum(k[1] == kind for k in toward)
+        n_away = sum(k[1] == kind and not t for k, t in toward.items())
         row: Dict[str, object] = {"pool": pool_name, "kind": kind, "typicality_scorer": round(typical[kind], 4),
-                                  "away_ladders": round(len(away) / max(1, sum(k[1] == kind for k in toward)), 3)}
-        row.update({m: round(f[kind], 4) for m, f in figures.items()})
-        for m, recs in per_ladder.items():
-            vals = [r["order"] for r in recs if (r["photo"], r["kind"]) in away and np.isfinite(r["order"])]
-            row[f"{m}|away"] = round(float(np.mean(vals)), 4) if vals else float("nan")
+                                  "away_ladders": round(n_away / max(1, n_kind), 3)}
+        row.update({m: round(f[kind], 4) for m, f in every.items()})
+        row.update({f"{m}|away": round(f[kind], 4) if kind in f else float("nan") for m, f in away.items()})
         out.append(row)
     return out
 
@@ -217,27 +223,21 @@ def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dic
 def bar_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
              pool_name: str) -> List[Dict[str, object]]:
     """Issue 6's two ladder bars per model, over every ladder (as the release reports) and over the
-    degradation-only ladders: every ladder of the other kinds, and the :data:`KIND_STATS` kinds'
-    ladders whose mildest step did not move the photo towards typical (``toward``: from
-    :func:`mild_step_toward`). Columns: ``ladders`` kept, worst kind and its order, kinds below
-    0.95, pristine above degraded (pairs of the kept ladders)."""
+    degradation-only ladders (:func:`_kept`). ``pool``: the whole levels pool, every kind;
+    ``toward``: :func:`mild_step_toward`. Columns: ``ladders`` kept, worst kind and its order,
+    kinds below 0.95, pristine above degraded (pairs of the kept ladders)."""
     out = []
     for m, pred in preds.items():
         every = ladder_rows(pred, pool)[0]
-        kept = [r for r in every if not toward.get((str(r["photo"]), str(r["kind"])), False)]
         row: Dict[str, object] = {"pool": pool_name, "model": m}
-        for tag, recs in (("all", every), ("degradation_only", kept)):
-            per_kind: Dict[str, list] = {}
-            for r in recs:
-                if np.isfinite(r["order"]):
-                    per_kind.setdefault(str(r["kind"]), []).append(float(r["order"]))
-            mono = {k: float(np.mean(v)) for k, v in per_kind.items()}
-            worst = min(mono, key=mono.get)
-            pairs = sum(int(r["pairs"]) for r in recs)
+        for tag, recs in (("all", every), ("degradation_only", _kept(every, toward))):
+            fig = summarise_ladders(recs)
+            mono = fig["monotonicity_per_kind"]
+            worst = min(mono, key=mono.get) if mono else ""
             row.update({f"{tag}:ladders": len(recs), f"{tag}:worst_kind": worst,
-                        f"{tag}:order_min": round(mono[worst], 4),
+                        f"{tag}:order_min": round(fig["monotonicity_min"], 4),
                         f"{tag}:kinds_below_0.95": sum(v < 0.95 for v in mono.values()),
-                        f"{tag}:pristine_above": round(sum(int(r["wins"]) for r in recs) / pairs, 4) if pairs else float("nan")})
+                        f"{tag}:pristine_above": round(fig["pristine_above_degraded"], 4)})
         out.append(row)
     return out
 
@@ -259,11 +259,13 @@ def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], b
         lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in levels if r["pool"] == pool_name])
         lines += ["", "### Order figure per kind (issue 6 bar: >= 0.95)", ""]
         lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in orders if r["pool"] == pool_name])
-        lines += ["", "### Issue 6's ladder bars: every ladder, and degradation-only ladders", "",
-                  "Degradation-only: every ladder of the other kinds, and the photometric kinds' ladders whose "
-                  "mildest step moved the photo away from typical. Bars: order >= 0.95 for every kind, "
-                  "pristine above >= 0.95.", ""]
-        lines += _table([{k: v for k, v in r.items() if k != "pool"} for r in bars if r["pool"] == pool_name])
+        pool_bars = [{k: v for k, v in r.items() if k != "pool"} for r in bars if r["pool"] == pool_name]
+        if pool_bars:  # none without --model
+            lines += ["", "### Issue 6's ladder bars: every ladder, and degradation-only ladders", "",
+                      "Degradation-only: every ladder of the other kinds, and the photometric kinds' ladders whose "
+                      "mildest step moved the photo away from typical. Bars: order >= 0.95 for every kind, "
+                      "pristine above >= 0.95.", ""]
+            lines += _table(pool_bars)
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -316,12 +318,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         if sets not in populations:
             populations[sets] = Population(reference_stats(reference_sources(cfg, sets, args.reference_photos), res))
         pop = populations[sets]
-        pool = pools[name]  # every kind: the bars need them all
+        full = pools[name]  # every kind: the bars need them all
+        keep = np.flatnonzero(np.isin(full.kinds, ["pristine", *KIND_STATS]))
+        pool = full.subset(keep)  # the statistics only where a kind has one
         stats = pool_stats(pool)
-        preds = {m: predict(net, pool) for m, net in nets.items()}
+        full_preds = {m: predict(net, full) for m, net in nets.items()}
+        preds = {m: p[keep] for m, p in full_preds.items()}
+        toward = mild_step_toward(pool, stats, pop)
         levels_out += level_rows(pool, stats, pop, preds, name)
-        orders_out += order_rows(pool, stats, pop, preds, name)
-        bars_out += bar_rows(pool, mild_step_toward(pool, stats, pop), preds, name)
+        orders_out += order_rows(pool, stats, pop, preds, toward, name)
+        bars_out += bar_rows(full, toward, full_preds, name)
         pop_desc[name] = f"{pop.n} pristine train-split photos (the first {args.reference_photos} by id of {', '.join(sets)})"
     command = (f"python eval/level_visibility.py --config {args.config} --cache {args.cache}"
                + "".join(f" --levels {n}" for n in args.levels) + "".join(f" --model {m}" for m in args.model)

@@ -75,12 +75,18 @@ def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
     r = by[("saturation", 0.1)]
     assert r["ladders"] == 2 and r["toward_typical"] == 0.5 and r["m:above"] == 0.5
     assert r["m:above|toward"] == 1.0 and r["m:above|away"] == 0.0 and r["step_z"] > 0
-    order = mod.order_rows(pool, stats, pop, {"m": pred}, "p")
+    toward = mod.mild_step_toward(pool, stats, pop)
+    order = mod.order_rows(pool, stats, pop, {"m": pred}, toward, "p")
     assert order[0]["kind"] == "saturation"
     assert order[0]["m"] == pytest.approx(0.25)  # pale ladder -0.5 (SRCC +0.5), vivid ladder 1: mean 0.25
     assert -1.0 <= order[0]["typicality_scorer"] <= 1.0
     # Only the vivid ladder's first step moved away from typical: its order alone.
     assert order[0]["away_ladders"] == 0.5 and order[0]["m|away"] == pytest.approx(1.0)
+    # Without a model (typicality scorer only) the report has no bars section and does not fail.
+    bare = mod.order_rows(pool, stats, pop, {}, toward, "p")
+    text = mod.markdown(mod.level_rows(pool, stats, pop, {}, "p"), bare, mod.bar_rows(pool, toward, {}, "p"), "cmd", {"p": "x"})
+    assert "typicality_scorer" in text and "ladder bars" not in text
+    assert "ladder bars" in mod.markdown(rows, order, mod.bar_rows(pool, toward, {"m": pred}, "p"), "cmd", {"p": "x"})
 
 
 def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:

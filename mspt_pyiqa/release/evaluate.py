@@ -136,6 +136,13 @@ def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[
     figures and counted in ``noop_ladders``.
     """
     rows, noop_count = ladder_rows(pred, pool, skip_noop)
+    return {**summarise_ladders(rows), "noop_ladders": noop_count}
+
+
+def summarise_ladders(rows: Sequence[Dict[str, object]]) -> Dict[str, object]:
+    """The figures of :func:`order_figures` from :func:`ladder_rows` records (any subset of a
+    pool's ladders): ``monotonicity_per_kind`` (mean order over the kind's ladders),
+    ``monotonicity_min``, ``pristine_above_degraded`` (wins / pairs) and ``pairs``."""
     per_kind: Dict[str, list] = {}
     for r in rows:
         if np.isfinite(r["order"]):
@@ -147,7 +154,6 @@ def order_figures(pred: np.ndarray, pool: Pool, skip_noop: bool = True) -> Dict[
         "monotonicity_min": float(min(mono.values())) if mono else float("nan"),
         "pristine_above_degraded": wins / pairs if pairs else float("nan"),
         "pairs": pairs,
-        "noop_ladders": noop_count,
     }
 
 
