@@ -40,8 +40,11 @@ to the models', and each model's order figure over the ladders whose *mildest* s
 photo away from typical (``MODEL|away``; ``away_ladders``: their fraction), the ladders that are
 a degradation from their first step by this measure. Last, per model, issue 6's two ladder bars
 (worst kind's order, pristine above degraded) over every ladder and over the degradation-only
-ladders (every ladder of the other kinds plus those away ladders). No-op ladders are left out.
-Writes ``<out>.md``, ``<out>.csv`` (levels), ``<out>_order.csv`` and ``<out>_bars.csv`` atomically.
+ladders (every ladder of the other kinds plus those away ladders), with bootstrap intervals over photos.
+No-op ladders are left out. ``--clean-per-set N`` widens the clean-sets pools to N test photos
+per set (0: all of them) for a tighter estimate of the bars.
+Writes ``<out>.md``, ``<out>.csv`` (levels), ``<out>_order.csv``, ``<out>_bars.csv`` and
+``<out>_kinds.csv`` (every kind's order figure, both ways) atomically.
 """
 from __future__ import annotations
 
@@ -220,24 +223,89 @@ def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dic
     return out
 
 
+def bootstrap_bars(recs: Sequence[Dict[str, object]], draws: int, seed: int = 0) -> Dict[str, object]:
+    """Percentile 95% intervals of the two ladder bars when the *photos* are resampled.
+
+    ``recs``: :func:`evaluate.ladder_rows` records (any subset). Each draw takes the photos with
+    replacement, every ladder of a drawn photo with it, and recomputes what
+    :func:`evaluate.summarise_ladders` would: the worst kind's mean order and wins / pairs.
+    Returns ``order_min_ci`` and ``pristine_above_ci`` (``[lo, hi]``) and ``meets`` (fraction of
+    draws in which both bars, order >= 0.95 for every kind and pristine above >= 0.95, hold);
+    ``nan`` where ``draws`` is 0 or there are no records. Seeded: the same records give the same intervals.
+    """
+    nan = float("nan")
+    if not draws or not recs:
+        return {"order_min_ci": [nan, nan], "pristine_above_ci": [nan, nan], "meets": nan}
+    photos = sorted({str(r["photo"]) for r in recs})
+    kinds = sorted({str(r["kind"]) for r in recs if np.isfinite(r["order"])})
+    p_of, k_of = {p: i for i, p in enumerate(photos)}, {k: i for i, k in enumerate(kinds)}
+    order, has = np.zeros((len(photos), len(kinds))), np.zeros((len(photos), len(kinds)))
+    wins, pairs = np.zeros(len(photos)), np.zeros(len(photos))
+    for r in recs:
+        i = p_of[str(r["photo"])]
+        wins[i] += int(r["wins"])
+        pairs[i] += int(r["pairs"])
+        if np.isfinite(r["order"]):
+            order[i, k_of[str(r["kind"])]] += float(r["order"])
+            has[i, k_of[str(r["kind"])]] += 1
+    rng = np.random.default_rng(seed)
+    w = rng.multinomial(len(photos), np.full(len(photos), 1.0 / len(photos)), size=draws).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mono = (w @ order) / (w @ has)  # (draws, kinds); nan where a draw holds no ladder of a kind
+        worst = np.nanmin(mono, axis=1) if kinds else np.full(draws, nan)
+        above = (w @ wins) / (w @ pairs)
+    meets = (worst >= 0.95) & (above >= 0.95)
+    return {"order_min_ci": np.percentile(worst, [2.5, 97.5]).round(4).tolist(),
+            "pristine_above_ci": np.percentile(above, [2.5, 97.5]).round(4).tolist(),
+            "meets": round(float(meets.mean()), 3)}
+
+
 def bar_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
-             pool_name: str) -> List[Dict[str, object]]:
+             pool_name: str, draws: int = 1000) -> List[Dict[str, object]]:
     """Issue 6's two ladder bars per model, over every ladder (as the release reports) and over the
     degradation-only ladders (:func:`_kept`). ``pool``: the whole levels pool, every kind;
-    ``toward``: :func:`mild_step_toward`. Columns: ``ladders`` kept, worst kind and its order,
-    kinds below 0.95, pristine above degraded (pairs of the kept ladders)."""
+    ``toward``: :func:`mild_step_toward`. Columns: source ``photos``, ``ladders`` kept, worst kind and its order,
+    kinds below 0.95, pristine above degraded (pairs of the kept ladders), and with ``draws``
+    bootstrap draws over photos (:func:`bootstrap_bars`) their 95% intervals and ``meets``."""
     out = []
     for m, pred in preds.items():
         every = ladder_rows(pred, pool)[0]
-        row: Dict[str, object] = {"pool": pool_name, "model": m}
+        row: Dict[str, object] = {"pool": pool_name, "model": m, "photos": len(np.unique(pool.source_ids))}
         for tag, recs in (("all", every), ("degradation_only", _kept(every, toward))):
             fig = summarise_ladders(recs)
             mono = fig["monotonicity_per_kind"]
             worst = min(mono, key=mono.get) if mono else ""
+            boot = bootstrap_bars(recs, draws)
             row.update({f"{tag}:ladders": len(recs), f"{tag}:worst_kind": worst,
                         f"{tag}:order_min": round(fig["monotonicity_min"], 4),
+                        f"{tag}:order_min_ci": "{:.4f}..{:.4f}".format(*boot["order_min_ci"]),
                         f"{tag}:kinds_below_0.95": sum(v < 0.95 for v in mono.values()),
-                        f"{tag}:pristine_above": round(fig["pristine_above_degraded"], 4)})
+                        f"{tag}:pristine_above": round(fig["pristine_above_degraded"], 4),
+                        f"{tag}:pristine_above_ci": "{:.4f}..{:.4f}".format(*boot["pristine_above_ci"]),
+                        f"{tag}:meets_both": boot["meets"]})
+        out.append(row)
+    return out
+
+
+def kind_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
+              pool_name: str) -> List[Dict[str, object]]:
+    """Every kind's order figure (issue 6: >= 0.95 for every kind) per model, over every ladder
+    (``m``) and over the degradation-only ladders (``m|degrading``, :func:`_kept`), with the
+    kind's ladder counts. ``pool``: the whole levels pool; ``toward``: :func:`mild_step_toward`."""
+    recs = {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+    if not recs:
+        return []
+    first = next(iter(recs.values()))
+    every = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in recs.items()}
+    kept = {m: summarise_ladders(_kept(r, toward))["monotonicity_per_kind"] for m, r in recs.items()}
+    out = []
+    for kind in sorted(every[next(iter(every))]):
+        row: Dict[str, object] = {"pool": pool_name, "kind": kind,
+                                  "ladders": sum(r["kind"] == kind for r in first),
+                                  "degrading_ladders": sum(r["kind"] == kind for r in _kept(first, toward))}
+        for m in recs:
+            row[m] = round(every[m][kind], 4)
+            row[f"{m}|degrading"] = round(kept[m][kind], 4) if kind in kept[m] else float("nan")
         out.append(row)
     return out
 
@@ -249,7 +317,7 @@ def _table(rows: List[Dict[str, object]]) -> List[str]:
 
 
 def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], bars: List[Dict[str, object]],
-             command: str, populations: Dict[str, str]) -> str:
+             command: str, populations: Dict[str, str], kinds: Sequence[Dict[str, object]] = ()) -> str:
     lines = ["# Photometric levels against the spread of pristine photos", "", f"Command: `{command}`", "",
              "Columns: see the script's docstring. `above`: the version scores at or above its pristine photo "
              "(`|toward` / `|away`: among the ladders whose step moved the statistic towards / away "
@@ -264,8 +332,14 @@ def markdown(levels: List[Dict[str, object]], orders: List[Dict[str, object]], b
             lines += ["", "### Issue 6's ladder bars: every ladder, and degradation-only ladders", "",
                       "Degradation-only: every ladder of the other kinds, and the photometric kinds' ladders whose "
                       "mildest step moved the photo away from typical. Bars: order >= 0.95 for every kind, "
-                      "pristine above >= 0.95.", ""]
+                      "pristine above >= 0.95. `_ci`: 95% bootstrap interval over photos (a draw takes every ladder of a "
+                      "drawn photo); `meets_both`: fraction of draws in which both bars hold.", ""]
             lines += _table(pool_bars)
+        pool_kinds = [{k: v for k, v in r.items() if k != "pool"} for r in kinds if r["pool"] == pool_name]
+        if pool_kinds:
+            lines += ["", "Every kind's order figure, over every ladder and over the degradation-only ladders "
+                      "(`MODEL|degrading`):", ""]
+            lines += _table(pool_kinds)
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -292,6 +366,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--levels", action="append", default=[], choices=LEVELS, help="levels pool (repeatable)")
     parser.add_argument("--model", action="append", default=[], metavar="NAME[=CHECKPOINT]")
     parser.add_argument("--reference-photos", type=int, default=300, help="train photos per source set")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="DRAWS",
+                        help="bootstrap draws over photos for the bars' 95%% intervals (0: none)")
+    parser.add_argument("--clean-per-set", type=int, default=None, metavar="N",
+                        help="levels_clean pools: N test photos of each clean set instead of the config's "
+                             "levels_clean.per_set (0: every one); use a --cache folder of its own")
     parser.add_argument("--out", type=Path, default=Path("eval/reports/level_visibility"))
     args = parser.parse_args(argv)
     if not args.config.is_file():
@@ -302,7 +381,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         error = model_spec_error(spec)
         if error:
             parser.error(error)
+    if args.clean_per_set is not None and args.clean_per_set < 0:
+        parser.error(f"--clean-per-set {args.clean_per_set}: give N >= 0 (0: every clean test photo)")
     cfg, sources, test_src = harness_setup(args.config)
+    if args.clean_per_set is not None:
+        if not (cfg.get("levels_clean") or {}).get("sets"):
+            parser.error(f"--clean-per-set: the config {args.config} has no levels_clean sets")
+        cfg = {**cfg, "levels_clean": {**cfg["levels_clean"], "per_set": args.clean_per_set or len(test_src)}}
     pools = levels_pools_named(cfg, test_src, args.cache, args.levels)
     missing = [n for n in args.levels if n not in pools]
     if missing:
@@ -310,7 +395,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     set_of = {s.source_id: s.source_set for s in sources}
     res = int(cfg["stages"][-1]["resolution"])
     nets = {spec.partition("=")[0]: load_net(spec) for spec in args.model}
-    levels_out, orders_out, bars_out, populations = [], [], [], {}
+    levels_out, orders_out, bars_out, kinds_out, populations = [], [], [], [], {}
     pop_desc: Dict[str, str] = {}
     for name in args.levels:
         # Each pool is judged against good photos of its own source sets.
@@ -327,16 +412,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         toward = mild_step_toward(pool, stats, pop)
         levels_out += level_rows(pool, stats, pop, preds, name)
         orders_out += order_rows(pool, stats, pop, preds, toward, name)
-        bars_out += bar_rows(full, toward, full_preds, name)
+        bars_out += bar_rows(full, toward, full_preds, name, args.bootstrap)
+        kinds_out += kind_rows(full, toward, full_preds, name)
         pop_desc[name] = f"{pop.n} pristine train-split photos (the first {args.reference_photos} by id of {', '.join(sets)})"
     command = (f"python eval/level_visibility.py --config {args.config} --cache {args.cache}"
                + "".join(f" --levels {n}" for n in args.levels) + "".join(f" --model {m}" for m in args.model)
-               + f" --reference-photos {args.reference_photos} --out {args.out}")
+               + f" --reference-photos {args.reference_photos} --bootstrap {args.bootstrap}"
+               + (f" --clean-per-set {args.clean_per_set}" if args.clean_per_set is not None else "")
+               + f" --out {args.out}")
     atomic_write_text(args.out.with_suffix(".csv"), _csv(levels_out))
     atomic_write_text(args.out.with_name(args.out.name + "_order.csv"), _csv(orders_out))
     if bars_out:
         atomic_write_text(args.out.with_name(args.out.name + "_bars.csv"), _csv(bars_out))
-    text = markdown(levels_out, orders_out, bars_out, command, pop_desc)
+        atomic_write_text(args.out.with_name(args.out.name + "_kinds.csv"), _csv(kinds_out))
+    text = markdown(levels_out, orders_out, bars_out, command, pop_desc, kinds_out)
     atomic_write_text(args.out.with_suffix(".md"), text)
     print(text)
     return 0

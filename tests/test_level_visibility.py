@@ -99,6 +99,35 @@ def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:
         mod.main(["--config", str(cfg), "--cache", str(tmp_path)])  # no --levels
 
 
+
+def test_clean_per_set_errors_name_the_problem(eval_script, tmp_path: Path, capsys) -> None:
+    mod = eval_script("level_visibility")
+    cfg = Path(__file__).resolve().parents[1] / "mspt_pyiqa/release/configs/mspt_face_v11.yml"
+    with pytest.raises(SystemExit):
+        mod.main(["--config", str(cfg), "--cache", str(tmp_path), "--levels", "levels_clean", "--clean-per-set", "-1"])
+    assert "--clean-per-set -1: give N >= 0" in capsys.readouterr().err
+
+
+def test_bootstrap_bars_intervals(eval_script) -> None:
+    """Resampling photos: a unanimous pool has a zero-width interval that meets the bars; a pool
+    whose photos disagree gets an interval around its point figures; seeded and reproducible."""
+    mod = eval_script("level_visibility")
+    good = [{"photo": f"p{i}", "kind": k, "order": 1.0, "wins": 5, "pairs": 5} for i in range(6) for k in ("jpeg", "noise")]
+    boot = mod.bootstrap_bars(good, 200)
+    assert boot == {"order_min_ci": [1.0, 1.0], "pristine_above_ci": [1.0, 1.0], "meets": 1.0}
+    mixed = good + [{"photo": "p6", "kind": "jpeg", "order": -1.0, "wins": 0, "pairs": 5}]
+    boot = mod.bootstrap_bars(mixed, 500)
+    point = mod.summarise_ladders(mixed)
+    lo, hi = boot["order_min_ci"]
+    assert lo < point["monotonicity_min"] <= hi == 1.0  # 6/7 of draws or so hold p6 at least once
+    lo, hi = boot["pristine_above_ci"]
+    assert lo < point["pristine_above_degraded"] < hi + 1e-9
+    assert 0.0 < boot["meets"] < 0.5  # drawn without p6 ((6/7)^7 ~ 0.34 of draws) is the only way to meet
+    assert mod.bootstrap_bars(mixed, 500) == boot
+    nan = mod.bootstrap_bars(mixed, 0)
+    assert np.isnan(nan["meets"]) and all(np.isnan(nan["order_min_ci"]))
+
+
 def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script) -> None:
     """The degradation-only bars drop the pale photo's saturation ladder (its first step moved it
     towards typical) and keep every ladder of a kind without a typicality statistic (JPEG)."""
@@ -118,3 +147,12 @@ def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script)
     assert row["degradation_only:worst_kind"] == "jpeg" and row["degradation_only:order_min"] == pytest.approx(0.75)
     assert row["degradation_only:kinds_below_0.95"] == 1
     assert row["all:pristine_above"] == pytest.approx(5 / 8) and row["degradation_only:pristine_above"] == pytest.approx(5 / 6, abs=1e-4)
+    assert row["all:meets_both"] == 0.0 and row["degradation_only:order_min_ci"].count("..") == 1
+    kinds = {r["kind"]: r for r in mod.kind_rows(pool, toward, {"m": pred}, "p")}
+    assert sorted(kinds) == ["jpeg", "saturation"]
+    assert kinds["jpeg"]["ladders"] == kinds["jpeg"]["degrading_ladders"] == 2
+    assert kinds["jpeg"]["m"] == kinds["jpeg"]["m|degrading"] == pytest.approx(0.75)
+    # pale saturation: pristine 0.5 below both steps -> -1; vivid in order -> 1; only vivid degrades
+    assert kinds["saturation"]["ladders"] == 2 and kinds["saturation"]["degrading_ladders"] == 1
+    assert kinds["saturation"]["m"] == pytest.approx(0.25) and kinds["saturation"]["m|degrading"] == pytest.approx(1.0)
+    assert mod.kind_rows(pool, toward, {}, "p") == []

@@ -296,6 +296,11 @@ def test_release_levels_pools_keep_their_seeds_and_add_common_draw_twins(sources
     assert list(one) == ["levels_mixed_common"] and [p.name for p in only_dir.glob("*.npz")] == ["levels_mixed_common.npz"]
     assert np.array_equal(one["levels_mixed_common"].images, common["levels_mixed_common"].images)
     assert build_levels_pools(cfg, sources, only_dir, only=["levels_mixed_common"]) == {}
+    # The same cache folder asked for a pool of more photos refuses the stale file, naming it.
+    wider = {**cfg, "max_levels_sources": 2}
+    with pytest.raises(ValueError, match=r"levels\.npz: cached pool holds 1 photos .* not the 2 asked for"):
+        build_levels_pools(wider, sources, tmp_path, only=["levels"])
+    assert len(build_levels_pools(wider, sources, tmp_path / "wider", only=["levels"])["levels"]) == 2 * (1 + 2 * 5)
 
 
 def test_runner_caches_the_teachers_ladder_scores_only_when_the_term_is_on(sources, sampler, tmp_path: Path,

@@ -2,15 +2,17 @@
 
 ``python -m mspt_pyiqa.release.model_card --config mspt_pyiqa/release/configs/mspt_face_v11.yml``
 Every number in the card comes from the release reports written by ``mspt_pyiqa.release.run
---publish``; earlier releases in the catalog get a summary row from their own reports.
+--publish`` and, for the ladder bars on pristine photos, from ``eval/level_visibility.py``'s bars
+CSV (``--bars``); earlier releases in the catalog get a summary row from their own reports.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -81,8 +83,69 @@ def _previous(name: str, weights_dir: Path) -> List[str]:
             "|---|---|---|---:|---:|---:|---:|", *rows]
 
 
+#: Issue 6's ladder bars on pristine photos, written by ``eval/level_visibility.py`` (its ``_bars.csv``).
+BARS_CSV = Path("eval/reports/level_visibility_clean_all_bars.csv")
+BARS_COMMAND = ("python eval/level_visibility.py --config mspt_pyiqa/release/configs/NAME.yml "
+                "--cache runs/bars_clean_all/pools --levels levels_clean_common --clean-per-set 0 --model NAME "
+                "--out eval/reports/level_visibility_clean_all")
+
+
+def read_bars(path: Path) -> List[Dict[str, Any]]:
+    """Rows of a ``level_visibility`` bars CSV (empty if ``path`` does not exist), each with the
+    release's per-kind figures of its ``_kinds.csv`` sibling under ``"kinds"`` (``{kind: (every,
+    degrading)}``) when that file exists."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows: List[Dict[str, Any]] = list(csv.DictReader(f))
+    kinds_path = path.with_name(path.name.replace("_bars.csv", "_kinds.csv"))
+    if kinds_path != path and kinds_path.is_file():
+        with kinds_path.open(newline="") as f:
+            per_kind = list(csv.DictReader(f))
+        for row in rows:
+            m = row["model"]
+            row["kinds"] = {k["kind"]: (k[m], k[f"{m}|degrading"]) for k in per_kind
+                            if k["pool"] == row["pool"] and m in k}
+    return rows
+
+
+def _bars_text(name: str, bars: Sequence[Dict[str, Any]]) -> List[str]:
+    """The card's section on issue 6's two ladder bars read on pristine photos, from the release's
+    row of a :func:`read_bars` table (none: no section)."""
+    row = next((r for r in bars if r["model"] == name), None)
+    if row is None:
+        return []
+    order, above = float(row["degradation_only:order_min"]), float(row["degradation_only:pristine_above"])
+    lines = [
+        "", "## Issue 6's ladder bars on pristine photos", "",
+        "The bars are stated for one face *degraded* at increasing severity and for *pristine* photos. Read that way: "
+        f"every test photo of the clean sets ({row['photos']} photos of SCUT-FBP5500 and CelebA-HQ; All-Age-Faces photos "
+        "are of mixed quality by their own README and are never the corpus's pristine anchors), each kind's ladder one "
+        "random draw made stronger (common random numbers), and the ladders that degrade the photo: every ladder of the "
+        "blur, noise, compression and resampling kinds, and the exposure, contrast, saturation and colour-cast ladders "
+        "whose mildest step moved the face's statistic away from the typical good photo. A step towards typical (a pale "
+        "portrait made more colourful, a dark face brightened) can improve a photo, and a no-reference score that "
+        "ranks it above the original is not wrong (limitations below). Intervals: 95% bootstrap over photos.", "",
+        f"Command: `{BARS_COMMAND.replace('NAME', name)}` (`eval/reports/level_visibility_clean_all.md`).", "",
+        "| ladders | count | worst kind | its order [95% CI] | kinds below 0.95 | pristine above degraded [95% CI] "
+        "| draws meeting both |", "|---|---:|---|---:|---:|---:|---:|",
+        f"| degrading (the bars) | {row['degradation_only:ladders']} | {row['degradation_only:worst_kind']} | "
+        f"{_ok(order, BARS['monotonicity'])} [{row['degradation_only:order_min_ci']}] | "
+        f"{row['degradation_only:kinds_below_0.95']} | {_ok(above, BARS['pristine_above_degraded'])} "
+        f"[{row['degradation_only:pristine_above_ci']}] | {row['degradation_only:meets_both']} |",
+        f"| every ladder, towards typical too | {row['all:ladders']} | {row['all:worst_kind']} | "
+        f"{float(row['all:order_min']):.4f} [{row['all:order_min_ci']}] | {row['all:kinds_below_0.95']} | "
+        f"{float(row['all:pristine_above']):.4f} [{row['all:pristine_above_ci']}] | {row['all:meets_both']} |",
+    ]
+    if row.get("kinds"):
+        lines += ["", "Every kind's within-photo order on these photos, degrading ladders (every ladder):", "",
+                  ", ".join(f"{k} {float(d):.3f} ({float(e):.3f})" for k, (e, d) in row["kinds"].items()) + "."]
+    return lines
+
+
 def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dict[str, Any]],
-           weights_dir: Path = Path("weights")) -> str:
+           weights_dir: Path = Path("weights"), bars: Sequence[Dict[str, Any]] = ()) -> str:
+    """The card's markdown. ``bars``: :func:`read_bars` rows for the pristine-photo bar section."""
     name = cfg["release"]["name"]
     entry = load_catalog()[name]
     st, te = report["student"], report["teacher"]
@@ -192,6 +255,7 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
             row += (f" {st[key]['monotonicity_per_kind'].get(kind, float('nan')):.4f} |"
                     f" {te[key]['monotonicity_per_kind'].get(kind, float('nan')):.4f} |")
         lines.append(row)
+    lines += _bars_text(name, bars)
     lines += [
         "", "## Licence", "",
         f"{entry.license}. The training photos (SCUT-FBP5500, CelebAMask-HQ, All-Age-Faces) are for non-commercial "
@@ -222,11 +286,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--report", type=Path, default=None, help="default: weights/<release name>_report.json")
     parser.add_argument("--efficiency", type=Path, default=Path("eval/reports/efficiency.json"))
     parser.add_argument("--out", type=Path, default=Path("weights/MODEL_CARD.md"))
+    parser.add_argument("--bars", type=Path, default=BARS_CSV, help="level_visibility bars CSV (pristine-photo bars)")
     args = parser.parse_args(argv)
     cfg = yaml.safe_load(args.config.read_text())
     eff = json.loads(args.efficiency.read_text()) if args.efficiency.is_file() else None
     report = args.report or args.out.parent / f"{cfg['release']['name']}_report.json"
-    args.out.write_text(render(cfg, json.loads(report.read_text()), eff, args.out.parent))
+    args.out.write_text(render(cfg, json.loads(report.read_text()), eff, args.out.parent, read_bars(args.bars)))
     print(f"wrote {args.out}")
     return 0
 

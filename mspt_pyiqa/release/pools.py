@@ -140,11 +140,23 @@ def build_pool(
     return collect_pool(sources, resolution, rows_of, desc)
 
 
-def cached_pool(path: Path, build: Any) -> Pool:
-    """Load ``path`` if it exists, else ``build()`` it and save it there."""
+def cached_pool(path: Path, build: Any, photos: Optional[Sequence[Source]] = None) -> Pool:
+    """Load ``path`` if it exists, else ``build()`` it and save it there.
+
+    ``photos``: the source photos the pool is built from; a cached pool of other photos (a
+    config whose pool size changed, pointed at an old cache folder) is refused, never reused.
+    """
     if path.is_file():
         logger.info("reusing pool %s", path)
-        return Pool.load(path)
+        pool = Pool.load(path)
+        if photos is not None:
+            held = set(np.unique(pool.source_ids).tolist())
+            want = {p.source_id for p in photos}
+            # Unreadable photos are in neither source_ids nor want's readable part: count them.
+            if not held <= want or len(held) + len(pool.failed) != len(want):
+                raise ValueError(f"{path}: cached pool holds {len(held)} photos ({len(pool.failed)} unreadable), "
+                                 f"not the {len(want)} asked for; delete it or use another cache folder")
+        return pool
     pool = build()
     pool.save(path)
     return pool

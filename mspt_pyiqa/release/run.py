@@ -109,8 +109,9 @@ def build_levels_pools(cfg: Dict[str, Any], test_src: List[Source], pool_dir: Pa
     for name, (which, offset) in LEVELS_POOLS.items():
         photos = photo_sets[which]
         if photos and (only is None or name + suffix in only):
-            pools[name + suffix] = cached_pool(pool_dir / f"{name}{suffix}.npz", lambda p=photos, o=offset, n=name: build_pool(
-                p, sampler, res, 0, seed + o, desc=n + suffix, fixed=spec, common_random=common_random))
+            build = lambda p=photos, o=offset, n=name: build_pool(  # noqa: E731
+                p, sampler, res, 0, seed + o, desc=n + suffix, fixed=spec, common_random=common_random)
+            pools[name + suffix] = cached_pool(pool_dir / f"{name}{suffix}.npz", build, photos)
     return pools
 
 
