@@ -220,6 +220,10 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         f"| pristine above its degraded versions | {_ok(st['pristine_above_degraded'], BARS['pristine_above_degraded'])} | "
         f"{te['pristine_above_degraded']:.4f} | >= 0.95 |",
     ]
+    if any(r["model"] == name for r in bars):
+        lines.append("\nThe ladder figures in this section count every ladder of one random draw on the release report's pools "
+                     "(the same for every release, so releases compare); issue 6's bars read on pristine photos and degrading "
+                     "ladders are in the section \"Issue 6's ladder bars on pristine photos\" below.")
     sets = report.get("levels_sources")
     if sets:
         lines.append(f"\nThe levels pool's photos are the first {report['levels_size'] // 66} test photos by id, all from "
