@@ -201,13 +201,13 @@ def _kept(recs: List[Dict[str, object]], toward: Dict[Tuple[str, str], bool]) ->
     return [r for r in recs if not toward.get((str(r["photo"]), str(r["kind"])), False)]
 
 
-def order_rows(pool: Pool, stats: np.ndarray, population: Population, preds: Dict[str, np.ndarray],
+def order_rows(pool: Pool, stats: np.ndarray, population: Population, recs: Dict[str, List[Dict[str, object]]],
                toward: Dict[Tuple[str, str], bool], pool_name: str) -> List[Dict[str, object]]:
     """Per :data:`KIND_STATS` kind of ``pool``: the order figure (``evaluate.order_figures``) of
     the typicality scorer and of every model, and every model's figure over the ladders whose
     mildest step moved the photo away from typical (``m|away``: a degradation by this measure;
-    ``away_ladders``: their fraction). ``toward``: :func:`mild_step_toward` of ``pool``."""
-    recs = {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+    ``away_ladders``: their fraction). ``recs``: :func:`model_ladders` of ``pool`` or of the
+    whole levels pool (other kinds' ladders are ignored); ``toward``: :func:`mild_step_toward`."""
     every = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in recs.items()}
     away = {m: summarise_ladders(_kept(r, toward))["monotonicity_per_kind"] for m, r in recs.items()}
     out = []
@@ -260,23 +260,29 @@ def bootstrap_bars(recs: Sequence[Dict[str, object]], draws: int, seed: int = 0)
             "meets": round(float(meets.mean()), 3)}
 
 
-def bar_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
+def model_ladders(pool: Pool, preds: Dict[str, np.ndarray]) -> Dict[str, List[Dict[str, object]]]:
+    """Per model, the :func:`evaluate.ladder_rows` records of ``pool`` (no-op ladders left out),
+    computed once for :func:`bar_rows` and :func:`kind_rows`."""
+    return {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+
+
+def bar_rows(recs: Dict[str, List[Dict[str, object]]], toward: Dict[Tuple[str, str], bool],
              pool_name: str, draws: int = 1000) -> List[Dict[str, object]]:
     """Issue 6's two ladder bars per model, over every ladder (as the release reports) and over the
-    degradation-only ladders (:func:`_kept`). ``pool``: the whole levels pool, every kind;
-    ``toward``: :func:`mild_step_toward`. Columns: source ``photos``, ``ladders`` kept, worst kind and its order,
-    kinds below 0.95, pristine above degraded (pairs of the kept ladders), and with ``draws``
-    bootstrap draws over photos (:func:`bootstrap_bars`) their 95% intervals and ``meets``."""
+    degradation-only ladders (:func:`_kept`). ``recs``: :func:`model_ladders` of the whole levels
+    pool, every kind; ``toward``: :func:`mild_step_toward`. Columns: ``photos`` with a ladder,
+    ``ladders`` kept, worst kind and its order, kinds below 0.95, pristine above degraded (pairs of
+    the kept ladders), and with ``draws`` bootstrap draws over photos (:func:`bootstrap_bars`) their
+    95% intervals and ``meets``."""
     out = []
-    for m, pred in preds.items():
-        every = ladder_rows(pred, pool)[0]
-        row: Dict[str, object] = {"pool": pool_name, "model": m, "photos": len(np.unique(pool.source_ids))}
-        for tag, recs in (("all", every), ("degradation_only", _kept(every, toward))):
-            fig = summarise_ladders(recs)
+    for m, every in recs.items():
+        row: Dict[str, object] = {"pool": pool_name, "model": m, "photos": len({r["photo"] for r in every})}
+        for tag, kept in (("all", every), ("degradation_only", _kept(every, toward))):
+            fig = summarise_ladders(kept)
             mono = fig["monotonicity_per_kind"]
             worst = min(mono, key=mono.get) if mono else ""
-            boot = bootstrap_bars(recs, draws)
-            row.update({f"{tag}:ladders": len(recs), f"{tag}:worst_kind": worst,
+            boot = bootstrap_bars(kept, draws)
+            row.update({f"{tag}:ladders": len(kept), f"{tag}:worst_kind": worst,
                         f"{tag}:order_min": round(fig["monotonicity_min"], 4),
                         f"{tag}:order_min_ci": "{:.4f}..{:.4f}".format(*boot["order_min_ci"]),
                         f"{tag}:kinds_below_0.95": sum(v < 0.95 for v in mono.values()),
@@ -287,25 +293,25 @@ def bar_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, n
     return out
 
 
-def kind_rows(pool: Pool, toward: Dict[Tuple[str, str], bool], preds: Dict[str, np.ndarray],
+def kind_rows(recs: Dict[str, List[Dict[str, object]]], toward: Dict[Tuple[str, str], bool],
               pool_name: str) -> List[Dict[str, object]]:
     """Every kind's order figure (issue 6: >= 0.95 for every kind) per model, over every ladder
     (``m``) and over the degradation-only ladders (``m|degrading``, :func:`_kept`), with the
-    kind's ladder counts. ``pool``: the whole levels pool; ``toward``: :func:`mild_step_toward`."""
-    recs = {m: ladder_rows(pred, pool)[0] for m, pred in preds.items()}
+    kind's ladder counts. ``recs``: :func:`model_ladders` of the whole levels pool."""
     if not recs:
         return []
-    first = next(iter(recs.values()))
-    every = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in recs.items()}
-    kept = {m: summarise_ladders(_kept(r, toward))["monotonicity_per_kind"] for m, r in recs.items()}
+    kept = {m: _kept(r, toward) for m, r in recs.items()}
+    every_fig = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in recs.items()}
+    kept_fig = {m: summarise_ladders(r)["monotonicity_per_kind"] for m, r in kept.items()}
+    first = next(iter(recs))  # every model has the same ladders
     out = []
-    for kind in sorted(every[next(iter(every))]):
+    for kind in sorted(every_fig[first]):
         row: Dict[str, object] = {"pool": pool_name, "kind": kind,
-                                  "ladders": sum(r["kind"] == kind for r in first),
-                                  "degrading_ladders": sum(r["kind"] == kind for r in _kept(first, toward))}
+                                  "ladders": sum(r["kind"] == kind for r in recs[first]),
+                                  "degrading_ladders": sum(r["kind"] == kind for r in kept[first])}
         for m in recs:
-            row[m] = round(every[m][kind], 4)
-            row[f"{m}|degrading"] = round(kept[m][kind], 4) if kind in kept[m] else float("nan")
+            row[m] = round(every_fig[m][kind], 4)
+            row[f"{m}|degrading"] = round(kept_fig[m][kind], 4) if kind in kept_fig[m] else float("nan")
         out.append(row)
     return out
 
@@ -410,10 +416,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         full_preds = {m: predict(net, full) for m, net in nets.items()}
         preds = {m: p[keep] for m, p in full_preds.items()}
         toward = mild_step_toward(pool, stats, pop)
+        recs = model_ladders(full, full_preds)  # once: order, bars and kinds all read them
         levels_out += level_rows(pool, stats, pop, preds, name)
-        orders_out += order_rows(pool, stats, pop, preds, toward, name)
-        bars_out += bar_rows(full, toward, full_preds, name, args.bootstrap)
-        kinds_out += kind_rows(full, toward, full_preds, name)
+        orders_out += order_rows(pool, stats, pop, recs, toward, name)
+        bars_out += bar_rows(recs, toward, name, args.bootstrap)
+        kinds_out += kind_rows(recs, toward, name)
         pop_desc[name] = f"{pop.n} pristine train-split photos (the first {args.reference_photos} by id of {', '.join(sets)})"
     command = (f"python eval/level_visibility.py --config {args.config} --cache {args.cache}"
                + "".join(f" --levels {n}" for n in args.levels) + "".join(f" --model {m}" for m in args.model)

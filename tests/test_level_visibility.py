@@ -76,7 +76,7 @@ def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
     assert r["ladders"] == 2 and r["toward_typical"] == 0.5 and r["m:above"] == 0.5
     assert r["m:above|toward"] == 1.0 and r["m:above|away"] == 0.0 and r["step_z"] > 0
     toward = mod.mild_step_toward(pool, stats, pop)
-    order = mod.order_rows(pool, stats, pop, {"m": pred}, toward, "p")
+    order = mod.order_rows(pool, stats, pop, mod.model_ladders(pool, {"m": pred}), toward, "p")
     assert order[0]["kind"] == "saturation"
     assert order[0]["m"] == pytest.approx(0.25)  # pale ladder -0.5 (SRCC +0.5), vivid ladder 1: mean 0.25
     assert -1.0 <= order[0]["typicality_scorer"] <= 1.0
@@ -84,9 +84,9 @@ def test_level_rows_split_by_direction_towards_typical(eval_script) -> None:
     assert order[0]["away_ladders"] == 0.5 and order[0]["m|away"] == pytest.approx(1.0)
     # Without a model (typicality scorer only) the report has no bars section and does not fail.
     bare = mod.order_rows(pool, stats, pop, {}, toward, "p")
-    text = mod.markdown(mod.level_rows(pool, stats, pop, {}, "p"), bare, mod.bar_rows(pool, toward, {}, "p"), "cmd", {"p": "x"})
+    text = mod.markdown(mod.level_rows(pool, stats, pop, {}, "p"), bare, mod.bar_rows({}, toward, "p"), "cmd", {"p": "x"})
     assert "typicality_scorer" in text and "ladder bars" not in text
-    assert "ladder bars" in mod.markdown(rows, order, mod.bar_rows(pool, toward, {"m": pred}, "p"), "cmd", {"p": "x"})
+    assert "ladder bars" in mod.markdown(rows, order, mod.bar_rows(mod.model_ladders(pool, {"m": pred}), toward, "p"), "cmd", {"p": "x"})
 
 
 def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:
@@ -99,13 +99,22 @@ def test_cli_errors_name_the_problem(eval_script, tmp_path: Path) -> None:
         mod.main(["--config", str(cfg), "--cache", str(tmp_path)])  # no --levels
 
 
-
-def test_clean_per_set_errors_name_the_problem(eval_script, tmp_path: Path, capsys) -> None:
+def test_clean_per_set_errors_name_the_problem(eval_script, shared_dir: Path, tmp_path: Path, capsys) -> None:
     mod = eval_script("level_visibility")
     cfg = Path(__file__).resolve().parents[1] / "mspt_pyiqa/release/configs/mspt_face_v11.yml"
     with pytest.raises(SystemExit):
         mod.main(["--config", str(cfg), "--cache", str(tmp_path), "--levels", "levels_clean", "--clean-per-set", "-1"])
     assert "--clean-per-set -1: give N >= 0" in capsys.readouterr().err
+    # A config without clean sets cannot be widened: said before any pool is built.
+    import yaml
+
+    bare = {k: v for k, v in yaml.safe_load(cfg.read_text()).items() if k != "levels_clean"}
+    (tmp_path / "bare.yml").write_text(yaml.safe_dump({**bare, "faces": str(shared_dir / "data" / "faces")}))
+    with pytest.raises(SystemExit):
+        mod.main(["--config", str(tmp_path / "bare.yml"), "--cache", str(tmp_path), "--levels", "levels_clean",
+                  "--clean-per-set", "5"])
+    assert "has no levels_clean sets" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.npz"))
 
 
 def test_bootstrap_bars_intervals(eval_script) -> None:
@@ -140,7 +149,9 @@ def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script)
     pred = np.array([0.5, 0.6, 0.55, 0.4, 0.3, 0.9, 0.8, 0.7, 0.95, 0.85])
     toward = mod.mild_step_toward(pool, stats, pop)
     assert toward == {("pale", "saturation"): True, ("vivid", "saturation"): False}
-    (row,) = mod.bar_rows(pool, toward, {"m": pred}, "p")
+    recs = mod.model_ladders(pool, {"m": pred})
+    (row,) = mod.bar_rows(recs, toward, "p")
+    assert row["photos"] == 2
     assert row["all:ladders"] == 4 and row["degradation_only:ladders"] == 3
     assert row["all:worst_kind"] == "saturation" and row["all:order_min"] == pytest.approx(0.25)
     # vivid jpeg: pristine 0.9, then 0.95, 0.85 -> -SRCC = 0.5; pale jpeg in order -> 1
@@ -148,11 +159,11 @@ def test_bar_rows_keep_other_kinds_and_drop_towards_typical_ladders(eval_script)
     assert row["degradation_only:kinds_below_0.95"] == 1
     assert row["all:pristine_above"] == pytest.approx(5 / 8) and row["degradation_only:pristine_above"] == pytest.approx(5 / 6, abs=1e-4)
     assert row["all:meets_both"] == 0.0 and row["degradation_only:order_min_ci"].count("..") == 1
-    kinds = {r["kind"]: r for r in mod.kind_rows(pool, toward, {"m": pred}, "p")}
+    kinds = {r["kind"]: r for r in mod.kind_rows(recs, toward, "p")}
     assert sorted(kinds) == ["jpeg", "saturation"]
     assert kinds["jpeg"]["ladders"] == kinds["jpeg"]["degrading_ladders"] == 2
     assert kinds["jpeg"]["m"] == kinds["jpeg"]["m|degrading"] == pytest.approx(0.75)
     # pale saturation: pristine 0.5 below both steps -> -1; vivid in order -> 1; only vivid degrades
     assert kinds["saturation"]["ladders"] == 2 and kinds["saturation"]["degrading_ladders"] == 1
     assert kinds["saturation"]["m"] == pytest.approx(0.25) and kinds["saturation"]["m|degrading"] == pytest.approx(1.0)
-    assert mod.kind_rows(pool, toward, {}, "p") == []
+    assert mod.kind_rows({}, toward, "p") == []
