@@ -217,6 +217,28 @@ def read_checkpoint(path: Path) -> Dict[str, torch.Tensor]:
     return state
 
 
+def non_finite_tensors(state: Mapping[str, Any]) -> Dict[str, int]:
+    """``{name: count}`` of floating-point tensors of ``state`` holding NaN or inf values."""
+    bad: Dict[str, int] = {}
+    for name, t in state.items():
+        if torch.is_tensor(t) and t.is_floating_point():
+            n = int((~torch.isfinite(t)).sum())
+            if n:
+                bad[name] = n
+    return bad
+
+
+def warn_non_finite(state: Mapping[str, Any], path: Path) -> Dict[str, int]:
+    """Log a warning naming the tensors of ``state`` with NaN/inf values (scores would be NaN)."""
+    bad = non_finite_tensors(state)
+    if bad:
+        names = ", ".join(f"{k} ({v})" for k, v in list(bad.items())[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        logger.warning("checkpoint %s has non-finite values (NaN/inf) in %d tensor(s): %s%s; its scores will be NaN",
+                       path, len(bad), names, more)
+    return bad
+
+
 def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: Optional[str] = None) -> Path:
     """Load released (or explicit) weights into an :class:`~mspt_pyiqa.archs.MSPTNet`; return the file used."""
     if path is not None:
@@ -232,6 +254,7 @@ def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: 
             logger.warning("release %s was trained at %d px; scoring at %s", entry.name, entry.input_size, at)
         resolved = resolve_weights(entry)
     state = read_checkpoint(resolved)
+    warn_non_finite(state, resolved)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -108,11 +108,19 @@ class MSPTNet(nn.Module):
     # ------------------------------------------------------------------ input handling
     @staticmethod
     def check_input(x: torch.Tensor) -> torch.Tensor:
-        """Validate shape and channels; return an RGB ``(N, 3, H, W)`` float tensor."""
+        """Validate shape, channels and dtype; return an RGB ``(N, 3, H, W)`` float tensor.
+
+        Refused with a one-line error: non-tensors, not 4-D, an empty batch (N = 0) or image
+        (H or W = 0), other than 1 or 3 channels, integer dtypes and float64 (the weights are float32).
+        """
         if not torch.is_tensor(x):
             raise TypeError(f"MSPTNet expects a torch.Tensor, got {type(x).__name__}")
         if x.dim() != 4:
             raise ValueError(f"MSPTNet expects a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError(f"MSPTNet got an empty batch (shape {tuple(x.shape)}): give at least one image")
+        if x.shape[2] == 0 or x.shape[3] == 0:
+            raise ValueError(f"MSPTNet got an image of zero size (shape {tuple(x.shape)})")
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         elif x.shape[1] != 3:
@@ -122,6 +130,11 @@ class MSPTNet(nn.Module):
             )
         if not x.is_floating_point():
             raise TypeError(f"MSPTNet expects a float tensor in [0, 1], got dtype {x.dtype}")
+        if x.dtype == torch.float64:
+            raise TypeError(
+                "MSPTNet expects float32 (or float16/bfloat16) input in [0, 1], got torch.float64; "
+                "convert with x.float()"
+            )
         return x
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,11 @@
 """``mspt-face score PATH...``: score face images (files, folders, globs, list files).
 
 Exit status: 0 when at least one face was scored (in the results file, resumed rows
-included); 1 when nothing was scored; 2 for a usage, model or merge error; 3 with
-``--strict`` when any file failed (``no_face`` is an outcome, not a failure); 130 on Ctrl-C.
+included); 1 when nothing was scored; 2 for a usage, model or merge error (checked before
+any file is read: options, output location and lock, device, backend, detector); 3 with
+``--strict`` when any file failed (``no_face`` is an outcome, not a failure); 4 when the
+results file could not be written at the end (the rows are in the fallback file the error
+names); 128 + the signal on Ctrl-C (130), SIGTERM (143) or SIGHUP (129), after saving.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from typing import List, Optional
 
 logger = logging.getLogger("mspt_pyiqa.score")
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STRICT, EXIT_UNSAVED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def default_workers() -> int:
@@ -70,32 +73,71 @@ def _finish(rows: List[dict], args: argparse.Namespace, output: Path) -> int:
     return EXIT_OK
 
 
+def _save_merged(rows: List[dict], args: argparse.Namespace) -> int:
+    """Write merged rows to ``--output`` (fallback file on a write error) and report."""
+    from mspt_pyiqa.scoring.output import save_rows
+
+    where = save_rows(rows, Path(args.output))
+    code = _finish(rows, args, Path(args.output) if where is None else where)
+    return code if where is None else EXIT_UNSAVED
+
+
 def _merge(args: argparse.Namespace) -> int:
     from mspt_pyiqa.scoring.inputs import expand_inputs
+    from mspt_pyiqa.scoring.output import OutputLock, check_output
     from mspt_pyiqa.scoring.shard import MergeError, merge_parts
-    from mspt_pyiqa.scoring.writer import write_results
 
     expected: Optional[List[str]] = None
-    if args.paths:
-        files, missing = expand_inputs(args.paths)
-        expected = files + missing
     try:
-        rows = merge_parts([Path(p) for p in args.merge], expected)
+        check_output(Path(args.output), args.merge)
+        if args.paths:
+            files, missing = expand_inputs(args.paths)
+            expected = files + missing
+        with OutputLock(Path(args.output)):
+            rows = merge_parts([Path(p) for p in args.merge], expected)
+            return _save_merged(rows, args)
     except (MergeError, OSError, ValueError) as err:
         logger.error("merge failed: %s", err)
         return EXIT_USAGE
-    write_results(rows, Path(args.output))
-    return _finish(rows, args, Path(args.output))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score (or merge); SIGTERM / SIGHUP are handled like Ctrl-C: save, then exit 128 + signal."""
+    from mspt_pyiqa.scoring.lifeline import exit_status, terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        try:
+            return _run(args)
+        except KeyboardInterrupt as err:
+            return exit_status(err)
+
+
+def _usage_checks(args: argparse.Namespace) -> Optional[str]:
+    """The first usage problem of the options (all range problems in one line), or None."""
+    from mspt_pyiqa.scoring.checks import check_backend, check_device, option_problems
+    from mspt_pyiqa.scoring.writer import output_format
+
+    problems = option_problems(args)
+    if problems:
+        return "; ".join(problems)
+    try:
+        output_format(Path(args.output))
+        check_device(args.device)
+        check_backend(args.backend, args.onnx_model)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
     from mspt_pyiqa.face.detector import resolve_detector_model
+    from mspt_pyiqa.scoring.checks import check_detector
     from mspt_pyiqa.scoring.inputs import expand_inputs
     from mspt_pyiqa.scoring.model import build_backend
+    from mspt_pyiqa.scoring.output import OutputError, OutputLock, check_output
     from mspt_pyiqa.scoring.preprocess import PreprocessConfig
-    from mspt_pyiqa.scoring.runner import ScoreJob, run_job
+    from mspt_pyiqa.scoring.runner import ResultsNotSaved, ScoreJob, run_job
     from mspt_pyiqa.scoring.shard import merge_parts, parse_shard, select_shard, shard_output, torchrun_shard
-    from mspt_pyiqa.scoring.writer import output_format, write_results
     from mspt_pyiqa.weights import WeightsError
 
     if args.merge:
@@ -103,9 +145,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         logger.error("nothing to score: give image files, folders, globs or list files")
         return EXIT_USAGE
+    problem = _usage_checks(args)
+    if problem:
+        logger.error("%s", problem)
+        return EXIT_USAGE
     try:
-        output_format(Path(args.output))
         shard = parse_shard(args.shard) if args.shard else None
+        all_files, all_missing = expand_inputs(args.paths)
     except ValueError as err:
         logger.error("%s", err)
         return EXIT_USAGE
@@ -113,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         shard = torchrun_shard()
 
-    all_files, all_missing = expand_inputs(args.paths)
     missing = all_missing
     files, output = all_files, Path(args.output)
     if shard is not None:
@@ -124,9 +169,12 @@ def run(args: argparse.Namespace) -> int:
         logger.info("shard %d/%d: %d of %d files -> %s", shard[0], shard[1], len(files), len(all_files), output)
 
     try:
+        check_output(output, all_files, resume=args.resume)
         detector = str(resolve_detector_model(args.detector_model)) if args.detect else None
+        if detector:
+            check_detector(detector, args.det_threshold, args.detect_side)
         backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model)
-    except (WeightsError, ValueError, OSError) as err:
+    except (WeightsError, ValueError, OSError, ImportError) as err:
         logger.error("%s", err)
         return EXIT_USAGE
     prep = PreprocessConfig(
@@ -154,12 +202,20 @@ def run(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
-    logger.info("scoring %d file(s) with %s on %s, input %d px%s", len(files), backend.name, args.device,
-                backend.input_size, ", YuNet face detection" if args.detect else "")
     try:
+        lock = OutputLock(output).__enter__()
+    except OutputError as err:
+        logger.error("%s", err)
+        return EXIT_USAGE
+    try:
+        logger.info("scoring %d file(s) with %s on %s, input %d px%s", len(files), backend.name, args.device,
+                    backend.input_size, ", YuNet face detection" if args.detect else "")
         rows = run_job(job)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except ResultsNotSaved as err:
+        _finish(err.rows, args, err.where)
+        return EXIT_UNSAVED
+    finally:
+        lock.release()
     if not distributed:
         return _finish(rows, args, output)
 
@@ -173,8 +229,12 @@ def run(args: argparse.Namespace) -> int:
         if shard[0] != 0:
             return EXIT_OK
         parts = [shard_output(Path(args.output), i, shard[1]) for i in range(shard[1])]
-        merged = merge_parts(parts, all_files + all_missing)
-        write_results(merged, Path(args.output))
-        return _finish(merged, args, Path(args.output))
+        try:
+            with OutputLock(Path(args.output)):
+                merged = merge_parts(parts, all_files + all_missing)
+                return _save_merged(merged, args)
+        except (OutputError, ValueError) as err:
+            logger.error("merge failed: %s", err)
+            return EXIT_USAGE
     finally:
         dist.destroy_process_group()

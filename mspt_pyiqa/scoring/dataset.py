@@ -1,14 +1,17 @@
 """DataLoader plumbing: files -> :class:`~mspt_pyiqa.scoring.preprocess.Prepared` in workers."""
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import multiprocessing.context
+import os
 from typing import List, Sequence
 
 import cv2
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from mspt_pyiqa.scoring.lifeline import bind_to_parent
 from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig, Preprocessor
 
 
@@ -31,7 +34,10 @@ def collate_prepared(batch: List[Prepared]) -> List[Prepared]:
     return batch
 
 
-def _worker_init(_: int) -> None:
+def _worker_init(_: int, owner: int = 0) -> None:
+    # Workers die with the run's process (kill -9 included), never outlive it as orphans.
+    if owner:
+        bind_to_parent(owner)
     # Workers share the machine's cores with the network: one thread each.
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -54,7 +60,7 @@ def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, wo
         shuffle=False,
         num_workers=max(0, workers),
         collate_fn=collate_prepared,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=functools.partial(_worker_init, owner=os.getpid()) if workers > 0 else None,
         multiprocessing_context=_worker_context() if workers > 0 else None,
         persistent_workers=False,
         prefetch_factor=2 if workers > 0 else None,

@@ -17,7 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mspt_pyiqa.scoring.cells import path_key
 from mspt_pyiqa.scoring.dataset import make_loader
+from mspt_pyiqa.scoring.lifeline import quiet_signals
+from mspt_pyiqa.scoring.output import save_rows
 from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig
 from mspt_pyiqa.scoring.writer import DONE_STATUSES, Row, error_row, read_results, write_results
 
@@ -73,29 +76,51 @@ def score_prepared(batch: Sequence[Prepared], backend: Callable[[torch.Tensor], 
     return rows
 
 
+class ResultsNotSaved(RuntimeError):
+    """The results file could not be written; the rows are in ``where`` (a fallback file or ``-``)."""
+
+    def __init__(self, rows: List[Row], output: Path, where: Path) -> None:
+        super().__init__(f"results could not be written to {output}; saved in {where}")
+        self.rows, self.output, self.where = rows, output, where
+
+
 def _previous_rows(job: ScoreJob) -> Dict[str, List[Row]]:
-    """Rows of finished files (ok / no_face) of an earlier run, by path."""
-    if not (job.resume and Path(job.output).is_file()):
+    """Rows of finished files (ok / no_face) of an earlier run, by :func:`~.cells.path_key`."""
+    if not (job.resume and Path(job.output).is_file() and Path(job.output).stat().st_size):
         return {}
     kept: Dict[str, List[Row]] = defaultdict(list)
     for r in read_results(job.output):
-        kept[r["path"]].append(r)
-    return {p: rs for p, rs in kept.items() if all(r["status"] in DONE_STATUSES for r in rs)}
+        kept[path_key(r["path"])].append(r)
+    return {k: rs for k, rs in kept.items() if all(r["status"] in DONE_STATUSES for r in rs)}
 
 
 def run_job(job: ScoreJob) -> List[Row]:
-    """Score ``job.files``; write and return all rows (earlier ones kept when resuming)."""
-    done = _previous_rows(job)
-    todo = [f for f in job.files if f not in done]
-    if done:
+    """Score ``job.files``; write and return all rows (earlier ones kept when resuming).
+
+    Files are matched to an earlier run's rows by their resolved absolute path, so
+    ``imgs/a.jpg`` and ``$PWD/imgs/a.jpg`` are one file (its rows take the current spelling).
+    A failed checkpoint write is logged and retried at the next one; if the final write
+    fails the rows go to a fallback file and :class:`ResultsNotSaved` says where. On any
+    exception (Ctrl-C, SIGTERM, a crash) what was scored is saved first, then it propagates.
+    """
+    prev = _previous_rows(job)
+    keys = {f: path_key(f) for f in job.files}
+    current = set(keys.values())
+    todo = [f for f in job.files if keys[f] not in prev]
+    if prev:
         logger.info("resume: %d file(s) already in %s, %d to score", len(job.files) - len(todo), job.output, len(todo))
     new: Dict[str, List[Row]] = defaultdict(list)
     for spec in job.missing:
-        new[spec].append(error_row(spec, "not_found", f"{spec}: no such file, folder or matching glob"))
+        if path_key(spec) not in prev:
+            new[spec].append(error_row(spec, "not_found", f"{spec}: no such file, folder or matching glob"))
 
     def collect() -> List[Row]:
-        order = list(dict.fromkeys(list(done) + list(job.files) + list(job.missing)))
-        return [r for p in order for r in (done.get(p) or new.get(p) or [])]
+        rows = [r for k, rs in prev.items() if k not in current for r in rs]
+        for f in job.files:
+            rows += [{**r, "path": f} for r in prev[keys[f]]] if keys[f] in prev else new.get(f, [])
+        for spec in job.missing:
+            rows += new.get(spec, [])
+        return rows
 
     loader = make_loader(todo, job.prep, job.batch_size, job.workers)
     last_save = time.monotonic()
@@ -106,14 +131,32 @@ def run_job(job: ScoreJob) -> List[Row]:
                 new[row["path"]].append(row)
             bar.update(len(batch))
             if time.monotonic() - last_save > job.save_every:
-                write_results(collect(), job.output)
+                _checkpoint(collect(), job.output)
                 last_save = time.monotonic()
-    except KeyboardInterrupt:
-        write_results(collect(), job.output)
-        logger.warning("interrupted: %d file(s) saved in %s; rerun with --resume", len(new), job.output)
+    except BaseException as err:
+        with quiet_signals():
+            where = save_rows(collect(), job.output)
+        saved = job.output if where is None else where
+        if isinstance(err, KeyboardInterrupt):
+            logger.warning("%s: %d file(s) saved in %s; rerun with --resume", err or "interrupted", len(new), saved)
+        else:
+            logger.error("scoring stopped by %s: %s; %d file(s) saved in %s", type(err).__name__, err, len(new), saved)
         raise
     finally:
         bar.close()
     rows = collect()
-    write_results(rows, job.output)
+    with quiet_signals():
+        where = save_rows(rows, job.output)
+    if where is not None:
+        raise ResultsNotSaved(rows, Path(job.output), where)
     return rows
+
+
+def _checkpoint(rows: List[Row], output: Path) -> None:
+    """Save a checkpoint; a write error is logged and scoring goes on (the next one retries)."""
+    try:
+        with quiet_signals():
+            write_results(rows, output)
+    except OSError as err:
+        logger.warning("checkpoint of %s failed (%s); scoring goes on and the next checkpoint retries",
+                       output, err.strerror or err)

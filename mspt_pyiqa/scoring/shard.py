@@ -5,8 +5,8 @@ Split: shard ``i`` of ``n`` takes files ``i, i+n, i+2n, ...`` of the expanded in
 shards are disjoint and their union is the whole list. Under ``torchrun`` the rank and world
 size come from ``RANK`` / ``WORLD_SIZE``.
 
-Merge: concatenates shard files, refuses duplicates (a path in two shards) and, given the
-expected file list, reports every file that no shard holds.
+Merge: concatenates shard files, refuses duplicates (a file in two shards, compared by
+resolved absolute path) and, given the expected file list, reports every file that no shard holds.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mspt_pyiqa.scoring.cells import escape_path, path_key
 from mspt_pyiqa.scoring.writer import Row, read_results
 
 
@@ -50,21 +51,26 @@ class MergeError(ValueError):
 
 
 def merge_parts(parts: Sequence[Path], expected: Optional[Sequence[str]] = None) -> List[Row]:
-    """Rows of all ``parts``; raise :class:`MergeError` on a path in two parts or a missing expected path."""
+    """Rows of all ``parts``; raise :class:`MergeError` on a file in two parts or a missing expected path.
+
+    Files are compared by their resolved absolute path (:func:`~.cells.path_key`), so
+    parts written from different working folders or spellings still match.
+    """
     owner: Dict[str, Path] = {}
     rows: List[Row] = []
     duplicates = []
     for part in parts:
         part_rows = read_results(Path(part))
         for path in dict.fromkeys(r["path"] for r in part_rows):
-            if path in owner:
-                duplicates.append(f"{path} (in {owner[path]} and {part})")
-            owner[path] = Path(part)
+            key = path_key(path)
+            if key in owner:
+                duplicates.append(f"{escape_path(path)} (in {owner[key]} and {part})")
+            owner[key] = Path(part)
         rows.extend(part_rows)
     if duplicates:
         raise MergeError(f"{len(duplicates)} file(s) appear in more than one shard: " + "; ".join(duplicates[:10]))
     if expected is not None:
-        lost = [p for p in expected if p not in owner]
+        lost = [escape_path(p) for p in expected if path_key(p) not in owner]
         if lost:
             raise MergeError(f"{len(lost)} file(s) are in no shard: " + "; ".join(lost[:10]))
     return rows

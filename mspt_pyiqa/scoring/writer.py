@@ -1,6 +1,7 @@
 """Result rows, atomic CSV/JSON files, summary and a readable table.
 
-Columns (:data:`COLUMNS`): ``path`` (as given / expanded), ``face`` (0-based index, largest
+Columns (:data:`COLUMNS`): ``path`` (as given / expanded, in the escaped form of
+:mod:`mspt_pyiqa.scoring.cells` when it holds bytes that are not UTF-8), ``face`` (0-based index, largest
 face first; 0 for whole-image scoring; empty without a face), ``box`` (``"x,y,w,h"`` in
 pixels of the upright image; the whole image without ``--detect``), ``score`` (MSPT
 quality, higher is better; empty unless ``status == ok``), ``status`` (``ok``, ``no_face``
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import pandas as pd
+
+from mspt_pyiqa.scoring.cells import escape_path, escape_text, neutralise, unescape_path, unneutralise
+from mspt_pyiqa.utils.io import atomic_write_text
 
 COLUMNS = ["path", "face", "box", "score", "status", "message"]
 DONE_STATUSES = ("ok", "no_face")  # final outcomes; anything else is retried by --resume
@@ -38,48 +40,85 @@ def _frame(rows: Sequence[Row]) -> pd.DataFrame:
     return df
 
 
+def _text_frame(rows: Sequence[Row]) -> pd.DataFrame:
+    """Rows with paths in their escaped form and messages made UTF-8-safe (see :mod:`.cells`)."""
+    safe = [
+        {**r, "path": escape_path(r.get("path", "")),
+         "message": "" if r.get("message") is None else escape_text(r["message"])}
+        for r in rows
+    ]
+    return _frame(safe)
+
+
+def results_text(rows: Sequence[Row], fmt: str) -> str:
+    """The text of a results file (``fmt`` ``csv`` or ``json``): always valid UTF-8.
+
+    Paths are in :func:`~mspt_pyiqa.scoring.cells.escape_path`'s escaped form; in CSV every
+    text cell a spreadsheet would read as a formula is neutralised with a leading ``'``.
+    """
+    df = _text_frame(rows)
+    if fmt == "csv":
+        for col in ("path", "box", "status", "message"):
+            df[col] = [v if v is None or v is pd.NA else neutralise(str(v)) for v in df[col]]
+        return df.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    records = [
+        {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v) for k, v in r.items()}
+        for r in df.astype(object).to_dict(orient="records")
+    ]
+    return json.dumps(records, indent=1, default=lambda o: int(o) if hasattr(o, "__int__") else str(o)) + "\n"
+
+
 def write_results(rows: Sequence[Row], path: Path) -> None:
-    """Write ``rows`` to ``path`` (.csv or .json) through a temporary file + ``os.replace``."""
+    """Write ``rows`` to ``path`` (.csv or .json) atomically (:func:`~mspt_pyiqa.utils.io.atomic_write_text`).
+
+    The file gets the permissions a plain ``open`` gives (umask respected); a failed write
+    leaves the previous file as it was and no temporary file behind.
+    """
     path = Path(path)
-    fmt = output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df = _frame(rows)
-        if fmt == "csv":
-            df.to_csv(tmp, index=False, float_format="%.6f")
-        else:
-            records = [
-                {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v) for k, v in r.items()}
-                for r in df.astype(object).to_dict(orient="records")
-            ]
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(records, fh, indent=1, default=lambda o: int(o) if hasattr(o, "__int__") else str(o))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_text(path, results_text(rows, output_format(path)))
+
+
+def _read_frame(path: Path, fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        for col in ("path", "box", "status", "message"):
+            if col in df.columns:
+                df[col] = [unneutralise(v) for v in df[col]]
+        return df
+    with open(path, "r", encoding="utf-8") as fh:
+        data = json.load(fh)
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ValueError("a JSON results file holds a list of row objects")
+    return pd.DataFrame(data, columns=COLUMNS if not data else None)
 
 
 def read_results(path: Path) -> List[Row]:
-    """Rows of a results file written by :func:`write_results`."""
+    """Rows of a results file written by :func:`write_results` (paths unescaped, CSV cells un-neutralised).
+
+    Raises ``ValueError`` naming the file when it is not an mspt-face results file.
+    """
     path = Path(path)
-    if output_format(path) == "csv":
-        df = pd.read_csv(path, dtype={"path": str, "box": str, "status": str, "message": str}, keep_default_na=False)
-    else:
-        with open(path, "r", encoding="utf-8") as fh:
-            df = pd.DataFrame(json.load(fh))
+    fmt = output_format(path)
+    try:
+        df = _read_frame(path, fmt)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not an mspt-face results file ({first})") from err
     missing = set(COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not an mspt-face results file (missing columns {sorted(missing)})")
     rows = []
-    for r in df[COLUMNS].to_dict(orient="records"):
-        face = r["face"]
-        r["face"] = None if face in ("", None) or (isinstance(face, float) and math.isnan(face)) else int(face)
-        score = r["score"]
-        r["score"] = None if score in ("", None) or (isinstance(score, float) and math.isnan(score)) else float(score)
+    for i, r in enumerate(df[COLUMNS].to_dict(orient="records")):
+        try:
+            face = r["face"]
+            r["face"] = None if face in ("", None) or (isinstance(face, float) and math.isnan(face)) else int(face)
+            score = r["score"]
+            r["score"] = None if score in ("", None) or (isinstance(score, float) and math.isnan(score)) else float(score)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path} is not an mspt-face results file (row {i + 1}: {err})") from err
+        r["path"] = unescape_path("" if r["path"] is None else str(r["path"]))
         r["box"] = "" if r["box"] is None else str(r["box"])
+        r["status"] = "" if r["status"] is None else str(r["status"])
         r["message"] = "" if r["message"] is None else str(r["message"])
         rows.append(r)
     return rows
@@ -111,7 +150,7 @@ def format_summary(s: Dict[str, Any]) -> str:
 
 def format_table(rows: Sequence[Row], limit: int = 20) -> str:
     """Fixed-width table of the first ``limit`` rows (the file holds them all)."""
-    df = _frame(rows[:limit]).astype(object).fillna("")
+    df = _text_frame(rows[:limit]).astype(object).fillna("")
     df["message"] = df["message"].astype(str).str.slice(0, 60)
     text = df.to_string(index=False)
     if len(rows) > limit:
