@@ -13,6 +13,10 @@ problem. What it does with unusual files (each case is recorded in ``LoadedImage
 * animated / multi-page files: the first frame;
 * tiny images (short side < ``min_side``, default 32 px) are refused (``too_small``): there is
   no face detail left to assess;
+* a JPEG whose compressed data is damaged but still decodes (libjpeg reports "Corrupt JPEG
+  data: ..." and fills the lost blocks) is scored as decoded, status ``ok``, with the note
+  ``damaged JPEG data, scored as decoded (...)``: a viewer shows the same picture, and the
+  score measures it. A file that ends early or cannot be decoded is ``corrupt``;
 * huge images are checked *before* decoding (``max_pixels``, default 2**27 = 134 Mpx, about
   11,585 px square, 400 MB decoded): larger ones are refused (``too_large``), so a
   decompression bomb never allocates. Images over ``max_side`` (when given) are reduced:
@@ -24,6 +28,8 @@ import contextlib
 import dataclasses
 import math
 import os
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
@@ -103,6 +109,37 @@ def _strict_decoding():
         ImageFile.LOAD_TRUNCATED_IMAGES = old
 
 
+def _decoder_warnings(data: bytes) -> List[str]:
+    """libjpeg's warnings ("Corrupt JPEG data: ...") for a JPEG file's bytes, by a cheap 1/8-scale
+    decode with OpenCV whose standard error is captured (Pillow does not report them).
+
+    Lines that are not libjpeg's (another thread logging meanwhile) are written back to stderr.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if buf.size == 0:
+        return []
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as cap:
+            os.dup2(cap.fileno(), 2)
+            try:
+                cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+            finally:
+                os.dup2(saved, 2)
+            cap.seek(0)
+            text = cap.read().decode("utf-8", "replace")
+    finally:
+        os.close(saved)
+    found, other = [], []
+    for line in text.splitlines():
+        (found if "JPEG" in line or "jpeg" in line else other).append(line.strip())
+    if other:
+        os.write(2, ("\n".join(other) + "\n").encode())
+    return [ln for ln in found if ln]
+
+
 def load_image(
     path: Union[str, Path],
     min_side: int = DEFAULT_MIN_SIDE,
@@ -141,6 +178,10 @@ def load_image(
                 if orientation not in (None, 1):
                     notes.append(f"EXIF orientation {orientation} applied")
                 rgb = _to_rgb8(upright, notes)
+                if img.format == "JPEG":
+                    damage = _decoder_warnings(path.read_bytes())
+                    if damage:
+                        notes.append(f"damaged JPEG data, scored as decoded ({'; '.join(dict.fromkeys(damage))})")
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as err:

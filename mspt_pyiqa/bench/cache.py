@@ -1,4 +1,4 @@
-"""Atomic file writes and the per-(dataset, metric) cache of scores and results.
+"""The per-(dataset, metric) cache of scores and results.
 
 Layout under ``<out>/cache/<dataset>/``: ``<metric>.scores.csv`` (columns ``path, score,
 error``; one row per image scored so far, rewritten atomically every few images) and
@@ -10,44 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 import pandas as pd
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """JSON with NaN/inf written as ``null`` (strict JSON)."""
-    atomic_write_text(path, json.dumps(_json_safe(data), indent=1, sort_keys=False) + "\n")
+# The one home of atomic writes; re-exported here for the modules that import them from the cache.
+from mspt_pyiqa.utils.io import atomic_write_json, atomic_write_text  # noqa: F401
 
 
 def fingerprint(parts: Iterable[str]) -> str:

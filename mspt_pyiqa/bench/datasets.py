@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
+
+from mspt_pyiqa.bench.audit import RawRow, check_spread, keep_rows, log_dropped
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,12 @@ class BenchDataset:
     name: str
     layout: str
     items: List[BenchItem]
+    dropped: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # line, path, reason
+    rows_read: int = 0
+
+    def audit(self) -> Dict[str, Any]:
+        """JSON-friendly account of the rows read, kept and left out (for the report)."""
+        return {"rows_read": self.rows_read, "images": len(self.items), "dropped": list(self.dropped)}
 
     @property
     def has_ref(self) -> bool:
@@ -110,7 +118,7 @@ def detect_layout(path: Path) -> str:
     return "corpus" if all(c in header for c in CORPUS_COLUMNS) else "pyiqa"
 
 
-def _read_corpus(spec: DatasetSpec) -> List[BenchItem]:
+def _read_corpus(spec: DatasetSpec) -> List[RawRow]:
     df = pd.read_csv(spec.path, dtype=str, keep_default_na=False)
     missing = [c for c in CORPUS_COLUMNS if c not in df.columns]
     if missing:
@@ -118,22 +126,21 @@ def _read_corpus(spec: DatasetSpec) -> List[BenchItem]:
     split = spec.split or "test"
     df = df[df["split"] == split]
     base = spec.root or spec.path.parent
-    items = []
-    for row in df.itertuples(index=False):
+    rows = []
+    for line, row in zip(df.index, df.itertuples(index=False)):
         r = row._asdict()
-        items.append(
-            BenchItem(
-                path=base / r["dist_img"],
-                mos=float(r["mos"]),
-                ref=(base / r["ref_img"]) if r["ref_img"] else None,
-                info={c: str(r[c]) for c in ORDER_COLUMNS if c in r},
-            )
-        )
-    return items
+        rows.append(RawRow(
+            line=int(line) + 2,  # header is line 1
+            path=base / r["dist_img"],
+            mos=r["mos"],
+            ref=(base / r["ref_img"]) if r["ref_img"] else None,
+            info={c: str(r[c]) for c in ORDER_COLUMNS if c in r},
+        ))
+    return rows
 
 
-def _read_pyiqa(spec: DatasetSpec) -> List[BenchItem]:
-    df = pd.read_csv(spec.path, keep_default_na=False)
+def _read_pyiqa(spec: DatasetSpec) -> List[RawRow]:
+    df = pd.read_csv(spec.path, keep_default_na=False, dtype=str)
     if df.shape[1] < 2:
         raise ValueError(f"meta-info CSV {spec.path}: needs at least 2 columns (image path, MOS)")
     split_cols = [c for c in df.columns if "split" in str(c).lower()]
@@ -147,44 +154,51 @@ def _read_pyiqa(spec: DatasetSpec) -> List[BenchItem]:
         raise ValueError(f"meta-info CSV {spec.path}: ref_column {ref_col!r} not in {list(df.columns)}")
     path_col, mos_col = df.columns[0], df.columns[1]
     return [
-        BenchItem(
+        RawRow(
+            line=int(line) + 2,
             path=base / str(row[path_col]),
-            mos=float(row[mos_col]),
+            mos=row[mos_col],
             ref=(base / str(row[ref_col])) if ref_col else None,
         )
-        for _, row in df.iterrows()
+        for line, row in df.iterrows()
     ]
 
 
-def _read_vquala(spec: DatasetSpec) -> List[BenchItem]:
+def _read_vquala(spec: DatasetSpec) -> List[RawRow]:
     split = spec.split or "train"
     csv = spec.path / f"{split}.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"VQualA dataset {spec.path}: {csv.name} not found")
-    df = pd.read_csv(csv, header=None, names=["image_name", "score"], dtype={"image_name": str})
-    items = []
-    for name, score in zip(df["image_name"], df["score"]):
+    df = pd.read_csv(csv, header=None, names=["image_name", "score"], dtype=str, keep_default_na=False)
+    rows = []
+    for line, name, score in zip(df.index, df["image_name"], df["score"]):
         name = name if Path(name).suffix else f"{name}.png"
-        items.append(BenchItem(path=spec.path / split / name, mos=float(score)))
-    return items
+        rows.append(RawRow(line=int(line) + 1, path=spec.path / split / name, mos=score))
+    return rows
 
 
 def load_dataset(spec: DatasetSpec, max_images: Optional[int] = None, seed: int = 0) -> BenchDataset:
     """Read a dataset; with ``max_images``, a seeded subsample.
 
-    For data with ``source_id`` (the corpus) the subsample keeps whole photos (all their
-    degraded versions), so within-photo order checks still see complete groups.
+    Rows without a finite MOS and repeated images are left out, logged and kept in
+    ``BenchDataset.dropped`` (:mod:`mspt_pyiqa.bench.audit`); a constant MOS is a
+    ``ValueError``. For data with ``source_id`` (the corpus) the subsample keeps whole
+    photos (all their degraded versions), so within-photo order checks still see complete groups.
     """
     layout = detect_layout(spec.path) if spec.layout == "auto" else spec.layout
     reader = {"corpus": _read_corpus, "pyiqa": _read_pyiqa, "vquala": _read_vquala}[layout]
-    items = reader(spec)
+    raw = reader(spec)
     name = spec.name or (spec.path.name if spec.path.is_dir() else spec.path.stem)
     if spec.split and not spec.name:
         name = f"{name}-{spec.split}"
+    kept, dropped, values = keep_rows(raw)
+    log_dropped(name, spec.path, dropped)
+    check_spread(name, values)
+    items = [BenchItem(path=r.path, mos=v, ref=r.ref, info=r.info) for r, v in zip(kept, values)]
     if max_images is not None and len(items) > max_images:
         items = _subsample(items, max_images, seed)
     logger.info("dataset %s (%s): %d images%s", name, layout, len(items), ", with references" if items and all(i.ref for i in items) else "")
-    return BenchDataset(name=name, layout=layout, items=items)
+    return BenchDataset(name=name, layout=layout, items=items, dropped=dropped, rows_read=len(raw))
 
 
 def _subsample(items: List[BenchItem], max_images: int, seed: int) -> List[BenchItem]:

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 import pandas as pd
 
 from mspt_pyiqa.bench.cache import atomic_write_json, atomic_write_text
+from mspt_pyiqa.utils.io import markdown_table as md_table
 
 CSV_COLUMNS = [
     "dataset", "metric", "status", "mode", "lower_better", "n", "n_invalid",
@@ -117,6 +118,27 @@ def order_table(results: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def left_out_section(ds: str, audit: Optional[Dict[str, Any]], results: List[Dict[str, Any]], limit: int = 100) -> List[str]:
+    """Markdown lines naming what was not scored on ``ds``: rows of the dataset file left out
+    (``audit`` from :meth:`~mspt_pyiqa.bench.datasets.BenchDataset.audit`) and images a metric failed on."""
+    lines: List[str] = []
+    dropped = (audit or {}).get("dropped") or []
+    if audit is not None:
+        lines += [f"Dataset rows: {audit.get('rows_read', '?')} read, {len(dropped)} left out"
+                  f"{' (below)' if dropped else ''}, {audit.get('images', '?')} images evaluated.", ""]
+    if dropped:
+        shown = [{"line": d["line"], "image": d["path"], "reason": d["reason"]} for d in dropped[:limit]]
+        lines += [md_table(shown, ["line", "image", "reason"]).rstrip()]
+        if len(dropped) > limit:
+            lines += ["", f"... and {len(dropped) - limit} more rows in results.json (meta.datasets)."]
+        lines += [""]
+    failed = [r for r in results if r.get("status") == "ok" and r.get("n_errors")]
+    if failed:
+        lines += ["Images a metric could not score (left out of its statistics; column n counts the rest):", ""]
+        lines += [f"- {r['metric']}: {r['n_errors']} ({str(r.get('first_error', ''))[:160]})" for r in failed] + [""]
+    return lines
+
+
 def write_outputs(out_dir: Path, results: List[Dict[str, Any]], meta: Dict[str, Any]) -> Dict[str, Path]:
     """``results.csv``, ``results.json``, ``order.csv`` and ``leaderboard.md`` under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,6 +161,7 @@ def write_outputs(out_dir: Path, results: List[Dict[str, Any]], meta: Dict[str, 
     for ds in dict.fromkeys(r["dataset"] for r in results):
         sub = [r for r in results if r["dataset"] == ds]
         md += [f"## {ds}", "", markdown_table(sub), ""]
+        md += left_out_section(ds, (meta.get("datasets") or {}).get(ds), sub)
         ot = order_table(sub)
         if ot:
             md += [f"### Within-photo order checks on {ds}", "",

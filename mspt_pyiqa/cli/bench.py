@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             logger.error("dataset %s: %s", spec.path, err)
             status = 2
             continue
+        meta.setdefault("datasets", {})[ds.name] = ds.audit()
         if not ds.items:
             logger.error("dataset %s: no images (split %r)", spec.path, spec.split)
             status = 2
