@@ -40,6 +40,9 @@ class OutputLocked(OutputError):
 
 def _probe_folder(folder: Path) -> None:
     """Create and remove a temporary file in ``folder`` (the way the atomic writer will)."""
+    blocker = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise OutputError(f"cannot use output folder {folder}: {blocker} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
