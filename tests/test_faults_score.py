@@ -211,6 +211,7 @@ def test_usage_errors_exit_2_before_work(tmp_path: Path, face_paths: List[Path],
         "detector": ([img, "--detect", "--detector-model", "broken.onnx"], "broken.onnx"),
         "resume other": ([img, "--resume", "-o", "notes.csv"], "not an mspt-face results file"),
         "onnx file": ([img, "--backend", "onnxruntime", "--onnx-model", "missing.onnx"], "missing.onnx"),
+        "onnx garbage": ([img, "--backend", "onnxruntime", "--onnx-model", "broken.onnx"], "not a usable ONNX model"),
     }
     for name, (args, needle) in cases.items():
         caplog.clear()
@@ -223,6 +224,7 @@ def test_usage_errors_exit_2_before_work(tmp_path: Path, face_paths: List[Path],
     assert not (tmp_path / "out.csv").exists()
     assert main(["score", "--merge", "notes.csv", "-o", "x.txt"]) == 2
     assert main(["score", "--merge", "notes.csv", "-o", "m.csv"]) == 2
+    assert main(["score", "--merge", "no_such_part.csv", "-o", "m.csv"]) == 2 and "no such file" in caplog.text
     import importlib.util
 
     from mspt_pyiqa.scoring import checks

@@ -73,6 +73,16 @@ def descendants(pid: int) -> List[int]:
     return kids + [g for k in kids for g in descendants(k)]
 
 
+def assert_all_gone(pids: List[int], within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and any(_state(k) not in (None, "Z") for k in pids):
+        time.sleep(0.1)
+    alive = [k for k in pids if _state(k) not in (None, "Z")]
+    for k in alive:  # clean up before failing
+        os.kill(k, signal.SIGKILL)
+    assert not alive, f"orphans {within_s} s after the run died: {alive}"
+
+
 def resume_all(out: Path, folder: Path, ckpt: Path) -> List[dict]:
     code = main(["score", str(folder), "-o", str(out), "--weights", str(ckpt), "--workers", "0", "--resume",
                  "--batch-size", "16", "--no-progress", "--table-rows", "0"])
@@ -127,12 +137,21 @@ def test_kill_9_leaves_no_orphans_and_lock_refuses_second_writer(tmp_path: Path,
     assert len(kids) >= 3  # forkserver, resource tracker, workers
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_state(k) not in (None, "Z") for k in kids):
-        time.sleep(0.2)
-    alive = [k for k in kids if _state(k) not in (None, "Z")]
-    for k in alive:  # clean up before failing
-        os.kill(k, signal.SIGKILL)
-    assert not alive, f"orphans 10 s after kill -9: {alive}"
+    assert_all_gone(kids, within_s=5)
     rows = resume_all(out, many_faces, tiny_checkpoint)  # the stale lock does not block; nothing duplicated
     assert len(rows) == 400 and len({r["path"] for r in rows}) == 400
+
+
+@pytest.mark.slow
+def test_kill_9_while_workers_start_leaves_no_orphans(tmp_path: Path, many_faces: Path, tiny_checkpoint: Path) -> None:
+    """Killed while the forkserver is still importing torch: it must not linger until its imports end."""
+    proc = start(tmp_path / "s.csv", many_faces, tiny_checkpoint, workers=2)
+    t0 = time.monotonic()
+    while not descendants(proc.pid):
+        assert proc.poll() is None and time.monotonic() - t0 < 180, "no worker process started"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    kids = descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert_all_gone(kids, within_s=5)

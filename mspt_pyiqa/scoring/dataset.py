@@ -14,6 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 from mspt_pyiqa.scoring.lifeline import bind_to_parent
 from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig, Preprocessor
 
+_GUARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_forkguard")
+
 
 class ScoreDataset(Dataset):
     """Map-style dataset of file paths; item ``i`` is the prepared file ``files[i]``."""
@@ -46,9 +48,16 @@ def _worker_init(_: int, owner: int = 0) -> None:
 def _worker_context() -> multiprocessing.context.BaseContext:
     """forkserver, not fork: forking a process whose OpenCV / OpenMP thread pools have run
     (YuNet, resizes) can deadlock the children. The server starts clean once, imports this
-    module (torch, OpenCV) once, and forks each worker from there, so workers start fast."""
+    module (torch, OpenCV) once, and forks each worker from there, so workers start fast.
+    :mod:`mspt_forkserver_guard` (in ``_forkguard/``), imported before it without importing
+    this package, makes the server die with this process from its first moment."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    # The forkserver finds modules through PYTHONPATH (it is a fresh interpreter); appended
+    # last, the folder (which holds only the guard) shadows nothing.
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep) if os.environ.get("PYTHONPATH") else []
+    if _GUARD_DIR not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(paths + [_GUARD_DIR])
+    ctx.set_forkserver_preload(["mspt_forkserver_guard", __name__])
     return ctx
 
 

@@ -60,6 +60,8 @@ def merge_parts(parts: Sequence[Path], expected: Optional[Sequence[str]] = None)
     rows: List[Row] = []
     duplicates = []
     for part in parts:
+        if not Path(part).is_file():
+            raise MergeError(f"shard results file {part}: no such file")
         part_rows = read_results(Path(part))
         for path in dict.fromkeys(r["path"] for r in part_rows):
             key = path_key(path)
