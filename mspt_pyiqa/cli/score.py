@@ -26,7 +26,16 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
+EPILOG = (
+    "Exit status: 0 some face scored; 1 none; 2 usage error (checked before any image); "
+    "3 --strict and a file failed; 4 results file not writable (rows saved to the fallback file named in the error); "
+    "130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (after saving). CSV cells starting with = + - @ get a leading '; "
+    "file names that are not UTF-8 are written with \\xNN escapes."
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
     p.add_argument("paths", nargs="*", help="image files, folders (recursive), globs, or @list.txt / *.txt list files")
     p.add_argument("-o", "--output", default="mspt_face_scores.csv", help="results file, .csv or .json (default: %(default)s)")
     io = p.add_argument_group("model")
