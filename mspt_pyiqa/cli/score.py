@@ -69,12 +69,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _finish(rows: List[dict], args: argparse.Namespace, output: Path) -> int:
+    from mspt_pyiqa.scoring.cells import escape_path
     from mspt_pyiqa.scoring.writer import format_summary, format_table, summarize
 
     if args.table_rows > 0 and rows:
         print(format_table(rows, args.table_rows))
     s = summarize(rows)
-    print(f"{format_summary(s)}\nresults: {output}")
+    print(f"{format_summary(s)}\nresults: {escape_path(output)}")
     if s["faces_scored"] == 0:
         return EXIT_NOTHING
     if args.strict and s["failed"]:
@@ -112,13 +113,19 @@ def _merge(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Score (or merge); SIGTERM / SIGHUP are handled like Ctrl-C: save, then exit 128 + signal."""
-    from mspt_pyiqa.scoring.lifeline import exit_status, terminate_as_interrupt
+    from mspt_pyiqa.scoring.lifeline import exit_status, received_signal, terminate_as_interrupt
 
     with terminate_as_interrupt():
         try:
             return _run(args)
         except KeyboardInterrupt as err:
             return exit_status(err)
+        except Exception as err:  # e.g. "DataLoader worker killed" when the whole group got SIGTERM
+            signum = received_signal()
+            if signum is None:
+                raise
+            logger.warning("stopped by signal %d (%s: %s)", signum, type(err).__name__, err)
+            return 128 + signum
 
 
 def _usage_checks(args: argparse.Namespace) -> Optional[str]:

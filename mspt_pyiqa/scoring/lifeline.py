@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
@@ -39,7 +39,20 @@ def exit_status(err: KeyboardInterrupt) -> int:
     return 128 + (err.signum if isinstance(err, Terminated) else int(signal.SIGINT))
 
 
+_received: List[int] = []
+
+
+def received_signal() -> Optional[int]:
+    """The first stop signal this process received inside :func:`terminate_as_interrupt` (or None).
+
+    When a whole process group is signalled (Slurm, a closed terminal), the workers die too and
+    the DataLoader may report that first; the exit status still follows the signal.
+    """
+    return _received[0] if _received else None
+
+
 def _raise_terminated(signum: int, _frame: object) -> None:
+    _received.append(signum)
     raise Terminated(signum)
 
 
@@ -50,6 +63,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
         return
     old = {s: signal.signal(s, _raise_terminated) for s in HANDLED}
+    _received.clear()
     try:
         yield
     finally:
