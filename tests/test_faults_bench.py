@@ -66,6 +66,9 @@ def test_bad_rows_are_named_in_log_and_report(corpus: Path, tmp_path: Path, capl
     assert "MOS 0.123 here" in got[max(got)]
     assert len(ds.items) == 34 - 4 and ds.rows_read == 35
 
+    refs = {it.ref for it in ds.items}
+    gone = next(it.path for it in reversed(ds.items) if it.path not in refs)
+    gone.unlink()  # an image that cannot be read: the metric's failure is named too
     out = tmp_path / "out"
     code = main(["bench", "--dataset", str(corpus), "--metrics", "psnr", "--out", str(out), "--n-boot", "0",
                  "--no-plots", "--offline", "yes", "--no-random-timing", "--timing-runs", "1"])
@@ -74,6 +77,7 @@ def test_bad_rows_are_named_in_log_and_report(corpus: Path, tmp_path: Path, capl
     assert "35 read, 5 left out" in md
     for line in expected:
         assert f"| {line} |" in md
+    assert "Images a metric could not score" in md and "- psnr: 1 (" in md
     meta = json.loads((out / "results.json").read_text())["meta"]
     assert len(next(iter(meta["datasets"].values()))["dropped"]) == 5
 
