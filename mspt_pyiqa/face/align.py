@@ -11,14 +11,16 @@ downscaling does not alias (a plain bilinear warp would).
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from mspt_pyiqa.face.detector import DetectedFace, YuNetDetector
 from mspt_pyiqa.face.template import face_template
+
+if TYPE_CHECKING:  # torch is imported only by BatchFaceAligner.__call__ (the pyiqa path)
+    import torch
 
 # Extra source pixels kept around the crop region so that bilinear taps stay inside it.
 _MARGIN = 3
@@ -97,7 +99,9 @@ class BatchFaceAligner:
         self.face_size = int(face_size)
         self.detector = YuNetDetector(detector_model_path, **detector_kwargs)
 
-    def __call__(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: "torch.Tensor") -> Tuple["torch.Tensor", "torch.Tensor"]:
+        import torch
+
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"BatchFaceAligner expects (N, 3, H, W), got {tuple(x.shape)}")
         images = x.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
-
-import torch
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
+
+if TYPE_CHECKING:  # torch is imported only where a torch model is built (never for --onnx-model)
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ Backend = Union[TorchBackend, OnnxBackend]
 
 def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
     """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read)."""
+    import torch
+
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception:  # read_checkpoint reports unreadable files with a proper message later
@@ -33,11 +36,13 @@ def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
 
 def resolve_device(device: str) -> str:
     if device == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
 
-def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> torch.nn.Module:
+def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> "torch.nn.Module":
     """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU."""
     from mspt_pyiqa.archs.mspt_arch import MSPTNet
     from mspt_pyiqa.registration import metric_config

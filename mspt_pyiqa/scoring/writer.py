@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pandas as pd
 
+from mspt_pyiqa.utils.text import plural
+
 COLUMNS = ["path", "face", "box", "score", "status", "message"]
 DONE_STATUSES = ("ok", "no_face")  # final outcomes; anything else is retried by --resume
 
@@ -104,7 +106,7 @@ def summarize(rows: Sequence[Row]) -> Dict[str, Any]:
 def format_summary(s: Dict[str, Any]) -> str:
     mean = "n/a" if s["mean_score"] is None else f"{s['mean_score']:.4f}"
     return (
-        f"images: {s['images']}  scored: {s['images_scored']} ({s['faces_scored']} faces)  "
+        f"images: {s['images']}  scored: {s['images_scored']} ({plural(s['faces_scored'], 'face')})  "
         f"no face: {s['no_face']}  failed: {s['failed']}  mean score: {mean}"
     )
 
