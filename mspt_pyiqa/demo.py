@@ -129,7 +129,14 @@ def example_photos(out_dir: Path) -> List[Path]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="folder for the example images (default: a temp folder)")
+    parser.add_argument("--photos", type=Path, metavar="DIR",
+                        help="only write example whole photos and face crops to DIR (to try `mspt-face score DIR`) and exit")
     args = parser.parse_args(argv)
+    command = Path(sys.executable).parent / "mspt-face"
+    if args.photos:
+        paths = example_photos(args.photos)
+        print(f"wrote {len(paths)} example images to {args.photos}; score them with:\n  {command} score {args.photos}")
+        return 0
 
     import pyiqa
 
@@ -142,6 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"{'image':<40} {'score':>8}")
     for path in paths:
         print(f"{path.name:<40} {float(metric(str(path))):8.4f}")
+    print(f"\nYour own photos (whole photos or face crops, a folder or files):\n  {command} score DIR -o scores.csv")
     return 0
 
 
