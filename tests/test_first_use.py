@@ -191,7 +191,7 @@ def test_summary_uses_singular_for_one_face() -> None:
 def test_default_workers_follow_the_core_count(monkeypatch: pytest.MonkeyPatch) -> None:
     from mspt_pyiqa.cli import score
 
-    for cores, workers in ((1, 0), (2, 0), (4, 0), (8, 2), (None, 0)):
+    for cores, workers in ((1, 0), (2, 0), (3, 2), (4, 3), (16, 4), (None, 0)):
         monkeypatch.setattr(os, "cpu_count", lambda c=cores: c)
         assert score.default_workers() == workers
 

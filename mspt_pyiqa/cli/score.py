@@ -22,9 +22,12 @@ EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 
 
 def default_workers() -> int:
-    """Decode workers by core count, from eval/reports/start_time.md: 0 (decode in the main
-    process) up to 4 cores, where worker processes only compete with the network; 2 above."""
-    return 0 if (os.cpu_count() or 1) <= 4 else 2
+    """Decode worker processes by core count. Up to 2 cores: 0 (decode in the main process;
+    measured faster there, eval/reports/start_time.md: worker processes only compete with the
+    network for the cores). Above: one per core beyond the first, at most 4 (not measured here;
+    ``eval/start_time.py --workers 0 1 2 4`` measures any machine)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else min(4, cores - 1)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
