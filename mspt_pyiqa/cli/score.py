@@ -69,13 +69,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--table-rows", type=int, default=20, help="rows of the printed table (default: %(default)s)")
 
 
-def _finish(rows: List[dict], args: argparse.Namespace, output: Path) -> int:
+def _finish(rows: List[dict], args: argparse.Namespace, output: Path, reference: object = None) -> int:
     from mspt_pyiqa.scoring.writer import format_summary, format_table, summarize
 
     if args.table_rows > 0 and rows:
         print(format_table(rows, args.table_rows))
     s = summarize(rows)
-    print(f"{format_summary(s)}\nresults: {output}")
+    print(format_summary(s))
+    if reference is not None:  # what the scores mean: the release's reference points
+        from mspt_pyiqa.reference import summary_lines
+
+        print("\n".join(summary_lines(reference, [r["score"] for r in rows if r["status"] == "ok"])))
+    print(f"results: {output}")
     if s["faces_scored"] == 0:
         return EXIT_NOTHING
     if args.strict and s["failed"]:
@@ -174,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     if not distributed:
-        return _finish(rows, args, output)
+        return _finish(rows, args, output, getattr(backend, "reference", None))
 
     import torch.distributed as dist
     from datetime import timedelta

@@ -7,12 +7,15 @@ imports neither torch nor timm nor pyiqa.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+
+from mspt_pyiqa.reference import ONNX_METADATA_KEY, Reference, ReferenceError
 
 if TYPE_CHECKING:
     import torch
@@ -25,8 +28,10 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, net: "torch.nn.Module", device: str = "cpu") -> None:
+    def __init__(self, net: "torch.nn.Module", device: str = "cpu", reference: Optional["Reference"] = None) -> None:
         import torch
+
+        self.reference = reference  # what scores mean for this release (None: unknown, e.g. own weights)
 
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
@@ -72,6 +77,12 @@ class OnnxBackend:
             raise ValueError(f"{path} is not an mspt-face ONNX export (no mspt_input_size metadata)")
         self.input_size = int(meta["mspt_input_size"])
         self.resize_mode = meta.get("mspt_resize_mode", "bilinear")
+        self.reference: Optional[Reference] = None
+        if ONNX_METADATA_KEY in meta:
+            try:
+                self.reference = Reference.from_dict(json.loads(meta[ONNX_METADATA_KEY]), f"{path} metadata")
+            except (ValueError, ReferenceError) as err:
+                logger.warning("ignoring the score reference in %s: %s", path, err)
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
+from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
 
 if TYPE_CHECKING:  # torch is imported only where a torch model is built (never for --onnx-model)
@@ -59,6 +60,22 @@ def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -
     return net.eval()
 
 
+def default_release() -> Optional[str]:
+    """Name of the catalog's default release (what runs without ``--weights``)."""
+    from mspt_pyiqa.weights import default_entry_name
+
+    return default_entry_name()
+
+
+def default_reference() -> Optional["Reference"]:
+    """Reference points of the default release; ``None`` (with a warning) when unreadable."""
+    try:
+        return reference_for_release(default_release())
+    except ReferenceError as err:
+        logger.warning("no score reference: %s", err)
+        return None
+
+
 def build_backend(
     backend: str = "torch",
     weights: Optional[str] = None,
@@ -70,14 +87,15 @@ def build_backend(
     """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first."""
     device = resolve_device(device)
     if backend == "torch":
-        return TorchBackend(build_net(weights, input_size), device)
+        return TorchBackend(build_net(weights, input_size), device, None if weights else default_reference())
     if backend != "onnxruntime":
         raise ValueError(f"unknown backend {backend!r} (torch or onnxruntime)")
     if onnx_model is None:
         from mspt_pyiqa.onnx_export import export_onnx
 
         work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mspt_onnx_"))
-        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx"))
+        meta = {} if weights else onnx_metadata(default_release())
+        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx", metadata=meta))
     elif weights or input_size:
         logger.warning("--onnx-model given: --weights / --input-size are ignored (the ONNX file has its own)")
     return OnnxBackend(Path(onnx_model), device)
