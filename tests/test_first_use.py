@@ -202,3 +202,33 @@ def test_make_test_shows_skip_reasons_and_installs_quietly() -> None:
     assert "-rs" in test_rule
     pip_lines = [ln for ln in text.splitlines() if "$(PIP) install" in ln]
     assert pip_lines and all("-q" in ln for ln in pip_lines)
+
+
+def test_metric_default_auto_aligns_photos_and_keeps_crops(example_folder: Path) -> None:
+    """create_metric('mspt_face') defaults to align_crop_face='auto': a crop (or an image without a
+    face) scores as with False, a whole photo as with True; a mixed batch scores item by item."""
+    import pyiqa
+    import torch
+    from PIL import Image
+
+    import mspt_pyiqa  # noqa: F401
+
+    auto = pyiqa.create_metric("mspt_face", device="cpu")
+    assert auto.net.align_crop_face == "auto"
+    plain = pyiqa.create_metric("mspt_face", device="cpu", align_crop_face=False)
+    aligned = pyiqa.create_metric("mspt_face", device="cpu", align_crop_face=True)
+
+    def tensor(name: str) -> "torch.Tensor":
+        img = Image.open(example_folder / name).convert("RGB").resize((256, 256), Image.BICUBIC)
+        return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)[None].float() / 255
+
+    crop, photo = tensor("crop_astronaut.png"), tensor("photo_astronaut.png")
+    noise = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    batch = torch.cat([crop, photo, noise])
+    got = auto(batch).view(-1)
+    assert torch.allclose(got[0], plain(crop).view(-1)[0], atol=1e-5)
+    assert torch.allclose(got[1], aligned(photo).view(-1)[0], atol=1e-5)
+    assert torch.allclose(got[2], plain(noise).view(-1)[0], atol=1e-5)
+    assert abs(float(got[1]) - float(plain(photo))) > 1e-3 and torch.isfinite(got).all()  # the photo was aligned
+    with pytest.raises(ValueError, match="align_crop_face must be True, False or 'auto'"):
+        pyiqa.create_metric("mspt_face", device="cpu", align_crop_face="always")
