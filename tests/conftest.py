@@ -86,6 +86,25 @@ def sample_faces(example_folder: Path) -> List[Path]:
 
 
 @pytest.fixture(scope="session")
+def scut_faces(sample_faces: List[Path]) -> List[Path]:
+    """Seven 350 px face photos named like SCUT-FBP5500's first seven (AF1.jpg, AF10.jpg, ...):
+    the real ones from ../shared when present, else astronaut faces made here."""
+    real = sorted((FACES / "scut").glob("*.jpg"))[:7] if FACES.is_dir() else []
+    if real:
+        return real
+    from PIL import Image
+
+    folder = sample_faces[0].parent / "scut"
+    folder.mkdir(exist_ok=True)
+    out = []
+    for i, name in enumerate(["AF1", "AF10", "AF100", "AF1000", "AF1001", "AF1002", "AF1003"]):
+        img = Image.open(sample_faces[i % len(sample_faces)]).convert("RGB").resize((350, 350), Image.BICUBIC)
+        img.rotate(2 * i).save(folder / f"{name}.jpg", quality=95)
+        out.append(folder / f"{name}.jpg")
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MSPTNet checkpoint with seeded random weights (no released weights needed)."""
     from mspt_pyiqa.archs import MSPTNet
