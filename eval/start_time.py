@@ -25,13 +25,14 @@ import json
 import logging
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -50,26 +51,36 @@ def _env() -> Dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
-def wall(args: Sequence[str], check: bool = True) -> float:
-    """Seconds of one fresh process running ``python *args`` (output discarded)."""
+def run_once(args: Sequence[str], check: bool = True) -> Tuple[float, float]:
+    """``(wall, cpu)`` seconds of one fresh process running ``python *args`` (output discarded);
+    cpu = user + system time of the process and its children (steadier than wall on a busy machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if check and res.returncode != 0:
         raise RuntimeError(f"python {' '.join(args)} failed ({res.returncode}): {res.stderr[-500:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def wall(args: Sequence[str], check: bool = True) -> float:
+    return run_once(args, check)[0]
 
 
 def timed(name: str, args: Sequence[str], repeats: int, target: float = None) -> Dict[str, object]:
     """Median of ``repeats`` runs of ``args`` and of ``python -c pass`` interleaved with them."""
-    runs, bare = [], []
+    runs, cpus, bare = [], [], []
     for _ in range(repeats):
         bare.append(wall(["-c", "pass"]))
-        runs.append(wall(args))
+        w, c = run_once(args)
+        runs.append(w)
+        cpus.append(c)
     med, base = statistics.median(runs), statistics.median(bare)
-    logger.info("%s: %.3f s (bare python %.3f s)", name, med, base)
-    return {"what": name, "median_s": med, "min_s": min(runs), "python_pass_s": base, "ratio_to_python": med / base,
-            "target_s": target, "meets_target": None if target is None else med < target}
+    logger.info("%s: %.3f s (cpu %.3f s; bare python %.3f s)", name, med, statistics.median(cpus), base)
+    return {"what": name, "median_s": med, "min_s": min(runs), "cpu_s": statistics.median(cpus), "python_pass_s": base,
+            "ratio_to_python": med / base, "target_s": target,
+            "meets_target": None if target is None else med < target}
 
 
 def heavy_modules(args: Sequence[str]) -> List[str]:
@@ -128,9 +139,9 @@ def main(argv: Sequence[str] = None) -> int:
                 for backend in (["--backend", "torch"], ["--backend", "onnxruntime", "--onnx-model", str(onnx_file)]):
                     cmd = [*cli, "score", str(folder), "-o", str(tmp / f"w{w}.csv"), "--no-progress", "--faces", "crop",
                            "--workers", str(w), *backend]
-                    t = wall(cmd)
+                    t, c = run_once(cmd)
                     steady.append({"backend": backend[1], "workers": w, "images": args.images, "wall_s": t,
-                                   "images_per_s": args.images / t})
+                                   "cpu_s": c, "images_per_s": args.images / t})
                     logger.info("%s, %d workers: %.2f s", backend[1], w, t)
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -150,8 +161,11 @@ def main(argv: Sequence[str] = None) -> int:
         f"Each time is the median of {args.repeats} fresh processes; `ratio` divides it by the median of a bare "
         "`python -c pass` measured between them. Targets are printed, not asserted.",
         "",
-        markdown_table(rows, ["what", "median_s", "min_s", "python_pass_s", "ratio_to_python", "target_s", "meets_target"],
-                       floatfmt=".3f"),
+        markdown_table(rows, ["what", "median_s", "min_s", "cpu_s", "python_pass_s", "ratio_to_python", "target_s",
+                              "meets_target"], floatfmt=".3f"),
+        "`cpu_s`: median CPU time (user + system) of the process and its children, the time it would take "
+        "on an otherwise idle core when it runs single-threaded; on a loaded machine wall times grow with the load.",
+        "",
         f"Heavy modules imported by the onnxruntime path (`--onnx-model`): {', '.join(heavy) or 'none'} "
         f"(of {', '.join(HEAVY)}); by the torch path: {', '.join(heavy_torch) or 'none'}.",
         "",
