@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+# Quiet installs: -q on every pip call, no pip version nag; the build itself prints no
+# setuptools warnings (SPDX licence string, data folders listed as packages in setup.py).
+PIP := $(PY) -m pip --disable-pip-version-check
 # torch/torchvision as the project pins them (taken from local disk on our machines).
 TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
@@ -27,10 +29,10 @@ demo: venv
 
 test: venv
 	$(PIP) install -q -e ".[test]"
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
 
 test-fast: venv
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
 
 efficiency: venv
 	$(PY) eval/efficiency.py --out eval/reports

@@ -4,13 +4,30 @@ Policy: the **short side** of the image is resized to ``test_img_size`` pixels, 
 aspect ratio (pyiqa's own ``test_img_size`` convention, e.g. topiq_nr-face), with
 antialiasing when downsampling; no crop. Face crops are square, so a 512x512 face becomes
 ``test_img_size`` x ``test_img_size``. Sizes are rounded to the nearest pixel.
+
+Two implementations of the same policy:
+
+* :func:`resize_to_test_size`: torch tensors ``(N, C, H, W)`` (``F.interpolate`` with
+  ``antialias=True``), what ``MSPTNet.forward`` applies;
+* :func:`resize_array_to_test_size`: a NumPy image ``(H, W, C)`` through Pillow's
+  ``BILINEAR`` resize of 32-bit float planes, for the onnxruntime path that never imports
+  torch. Both use the same triangle filter widened by the scale factor; they agree to within
+  :data:`NUMPY_RESIZE_TOLERANCE` (max absolute difference on [0, 1] images, float32 rounding;
+  checked in ``tests/test_first_use_resize.py`` on photos and noise).
+
+This module imports torch only inside :func:`resize_to_test_size`.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
-import torch
-import torch.nn.functional as F
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+# Max |numpy - torch| of the two implementations on [0, 1] images (measured worst case ~1.4e-5 on noise).
+NUMPY_RESIZE_TOLERANCE = 5e-5
 
 
 def target_size(height: int, width: int, short_side: int) -> Tuple[int, int]:
@@ -20,15 +37,45 @@ def target_size(height: int, width: int, short_side: int) -> Tuple[int, int]:
     return max(1, int(round(height * short_side / width))), short_side
 
 
-def resize_to_test_size(x: torch.Tensor, test_img_size: Optional[int], mode: str = "bilinear") -> torch.Tensor:
+def resize_to_test_size(x: "torch.Tensor", test_img_size: Optional[int], mode: str = "bilinear") -> "torch.Tensor":
     """Resize ``(N, C, H, W)`` so that ``min(H, W) == test_img_size``; no-op when it already is.
 
     Values keep their range up to interpolation overshoot (bicubic can leave [0, 1] slightly).
     """
     if test_img_size is None:
         return x
+    import torch.nn.functional as F
+
     h, w = x.shape[-2:]
     size = target_size(h, w, int(test_img_size))
     if size == (h, w):
         return x
     return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=True)
+
+
+def resize_array_to_test_size(image: np.ndarray, test_img_size: Optional[int], mode: str = "bilinear") -> np.ndarray:
+    """NumPy twin of :func:`resize_to_test_size` for one image.
+
+    Args:
+        image: ``(H, W, C)`` float32, values in [0, 1] (any float range works).
+        test_img_size: target short side; ``None`` or equal to the short side: returned as is.
+        mode: only ``"bilinear"`` (Pillow's bicubic kernel differs from torch's).
+
+    Returns:
+        ``(h, w, C)`` float32 with ``min(h, w) == test_img_size``.
+    """
+    if mode != "bilinear":
+        raise ValueError(f"the NumPy resize implements bilinear only, not {mode!r}; use the torch backend")
+    if test_img_size is None:
+        return image
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    th, tw = target_size(h, w, int(test_img_size))
+    if (th, tw) == (h, w):
+        return image
+    planes = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(image[:, :, c], dtype=np.float32)).resize((tw, th), Image.BILINEAR))
+        for c in range(image.shape[2])
+    ]
+    return np.stack(planes, axis=2)

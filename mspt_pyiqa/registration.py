@@ -45,9 +45,11 @@ def metric_config() -> Dict[str, Any]:
             "test_img_size": entry.input_size if entry else DEFAULT_TEST_SIZE,
             "weights_name": name,
             "pretrained": True,
-            # pyiqa's option name for face metrics; off by default: inputs are face crops,
-            # like the GFIQA / CGFIQA / VQualA images (see docs of MSPTNet).
-            "align_crop_face": False,
+            # pyiqa's option name for face metrics. pyiqa's own face metric (topiq_nr-face)
+            # aligns every input by default; "auto" does so for photos and leaves images that
+            # already are aligned face crops (or show no detectable face) as they are, the
+            # decision `mspt-face score --faces auto` makes (eval/reports/face_framing.md).
+            "align_crop_face": "auto",
         },
         "metric_mode": "NR",
         "lower_better": False,

@@ -57,6 +57,7 @@ class WeightsEntry:
     date: str
     url: Optional[str] = None
     description: str = ""
+    reference: Optional[str] = None  # <release>_reference.json beside the checkpoint (mspt_pyiqa.reference)
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":

@@ -14,20 +14,18 @@ from mspt_pyiqa.face.align import BatchFaceAligner, align_face, estimate_similar
 from mspt_pyiqa.face.detector import YuNetDetector
 from mspt_pyiqa.face.template import TEMPLATE_512, face_template
 
-REPO = Path(__file__).resolve().parent.parent
-YUNET = REPO / ".." / "shared" / "models" / "face_detection_yunet.onnx"
 
 
 @pytest.fixture(scope="module")
-def yunet() -> str:
-    if not YUNET.is_file():
-        pytest.skip(f"YuNet model not found at {YUNET}")
-    return str(YUNET)
-
-
-@pytest.fixture(scope="module")
-def celeb(shared_dir: Path) -> List[Path]:
-    return sorted((shared_dir / "data" / "faces" / "celebahq").glob("*.jpg"))[:6]
+def celeb(sample_faces: List[Path]) -> List[Path]:
+    """Face crops made from scikit-image's astronaut (conftest), so no ../shared is needed:
+    the 256 px crops are enlarged to 512 px, the CelebA-HQ size these tests were written for."""
+    out = []
+    for p in sample_faces:
+        big = p.with_name(p.stem + "_512.png")
+        cv2.imwrite(str(big), cv2.resize(cv2.imread(str(p)), (512, 512), interpolation=cv2.INTER_CUBIC))
+        out.append(big)
+    return out
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -50,7 +48,7 @@ def test_template_scales_with_pixel_centres() -> None:
 
 
 def test_align_face_puts_landmarks_on_template(yunet: str, celeb: List[Path]) -> None:
-    """Warp a rotated, shrunk CelebA-HQ photo back: re-detected landmarks land near the template."""
+    """Warp a rotated, shrunk face photo back: re-detected landmarks land near the template."""
     det = YuNetDetector(yunet)
     img = _rgb(celeb[0])
     m = cv2.getRotationMatrix2D((256, 256), 25, 0.6)
@@ -62,7 +60,10 @@ def test_align_face_puts_landmarks_on_template(yunet: str, celeb: List[Path]) ->
     again = det.detect((crop * 255 + 0.5).astype(np.uint8))
     assert again
     offset = np.linalg.norm(again[0].landmarks - TEMPLATE_512, axis=1).mean()
-    assert offset < 12.0, offset  # CelebA-HQ faces differ from the mean template by ~10 px (eval report)
+    # This face's own shape is ~5 px from the mean template (aligned unmoved); YuNet's landmarks
+    # on the 25-degree, 0.6x copy add ~10 px. A rotation or scale left undone would move the
+    # eyes and mouth by 25+ px (25 degrees at 60 px from the centre; 40 % of the eye distance).
+    assert offset < 20.0, offset
 
 
 def test_align_face_downscales_large_face_without_aliasing(yunet: str, celeb: List[Path]) -> None:
@@ -112,38 +113,3 @@ def test_mspt_metric_align_crop_face_on_a_batch(yunet: str, celeb: List[Path]) -
     # The batch result equals scoring each aligned face alone.
     single = metric(x[:1]).view(-1)
     assert torch.allclose(single, scores[:1], atol=1e-5)
-
-
-def test_detector_model_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yunet: str) -> None:
-    from mspt_pyiqa.face import detector as d
-
-    monkeypatch.setenv(d.DETECTOR_ENV, yunet)
-    assert d.resolve_detector_model() == Path(yunet)
-    assert d.resolve_detector_model(yunet) == Path(yunet)
-    with pytest.raises(d.DetectorError, match="does not exist"):
-        d.resolve_detector_model(str(tmp_path / "missing.onnx"))
-    monkeypatch.delenv(d.DETECTOR_ENV)
-    # Cache: a corrupt cached file is refused; an offline download fails with a clear message.
-    monkeypatch.setattr(d, "hub_checkpoint_dir", lambda: tmp_path)
-    monkeypatch.setattr(d, "YUNET_URL", (tmp_path / "no_such_server.onnx").as_uri())
-    with pytest.raises(d.DetectorError, match="download"):
-        d.resolve_detector_model()
-    (tmp_path / d.YUNET_FILE).write_bytes(b"not a model")
-    with pytest.raises(d.DetectorError, match="sha256"):
-        d.resolve_detector_model()
-    # A good copy in the cache is found and checked (sha256 of the shared file is the pinned one).
-    (tmp_path / d.YUNET_FILE).write_bytes(Path(yunet).read_bytes())
-    assert d.resolve_detector_model() == tmp_path / d.YUNET_FILE
-
-
-def test_download_is_checked_and_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yunet: str) -> None:
-    """The 'download' path: from a (file://) URL into the cache, sha256-checked, no partial files."""
-    from mspt_pyiqa.face import detector as d
-
-    monkeypatch.delenv(d.DETECTOR_ENV, raising=False)
-    cache = tmp_path / "cache"
-    monkeypatch.setattr(d, "hub_checkpoint_dir", lambda: cache)
-    monkeypatch.setattr(d, "YUNET_URL", Path(yunet).resolve().as_uri())
-    got = d.resolve_detector_model()
-    assert got == cache / d.YUNET_FILE and got.read_bytes() == Path(yunet).read_bytes()
-    assert [p.name for p in cache.iterdir()] == [d.YUNET_FILE]

@@ -1,6 +1,7 @@
 """ONNX export and the onnxruntime backend: same scores as torch on real face photos (< 1e-4)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List
 
@@ -12,7 +13,6 @@ from mspt_pyiqa.cli.main import main
 from mspt_pyiqa.scoring.writer import read_results
 
 REPO = Path(__file__).resolve().parent.parent
-YUNET = REPO / ".." / "shared" / "models" / "face_detection_yunet.onnx"
 TOL = 1e-4
 
 
@@ -41,9 +41,13 @@ def exported(ckpt448: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def photos(shared_dir: Path) -> List[Path]:
-    faces = shared_dir / "data" / "faces"
-    return [p for sub in ("scut", "celebahq", "aaf") for p in sorted((faces / sub).glob("*.jpg"))[:4]]
+def photos(example_folder: Path) -> List[Path]:
+    """The example folder (whole photos and crops, made here), plus 4 photos of each ../shared
+    face collection when that folder is present."""
+    faces = Path(os.environ.get("MSPT_SHARED_DIR", REPO.parent / "shared")) / "data" / "faces"
+    own = sorted(p for p in example_folder.iterdir() if p.is_file() and p.name != "photo_coffee.png")
+    shared = [p for sub in ("scut", "celebahq", "aaf") for p in sorted((faces / sub).glob("*.jpg"))[:4]] if faces.is_dir() else []
+    return shared + own
 
 
 def test_export_metadata_and_dynamic_axes(exported: Path) -> None:
@@ -57,18 +61,16 @@ def test_export_metadata_and_dynamic_axes(exported: Path) -> None:
     assert [d.dim_param for d in dims] == ["batch", "", "height", "width"] and dims[1].dim_value == 3
 
 
-@pytest.mark.parametrize("detect", [False, True], ids=["whole_image", "aligned_faces"])
-def test_torch_onnxruntime_parity_on_real_faces(photos: List[Path], ckpt448: Path, exported: Path, detect: bool) -> None:
+@pytest.mark.parametrize("faces", ["crop", "detect"], ids=["whole_image", "aligned_faces"])
+def test_torch_onnxruntime_parity_on_real_faces(photos: List[Path], ckpt448: Path, exported: Path, faces: str) -> None:
     """Identical preprocessed inputs through both backends; batch 1 and one batch of all."""
     from mspt_pyiqa.scoring.model import build_backend
     from mspt_pyiqa.scoring.preprocess import PreprocessConfig, Preprocessor
 
-    if detect and not YUNET.is_file():
-        pytest.skip("YuNet model not in ../shared")
     torch_b = build_backend("torch", weights=str(ckpt448))
     ort_b = build_backend("onnxruntime", onnx_model=str(exported))
     assert torch_b.input_size == ort_b.input_size == 448
-    prep = Preprocessor(PreprocessConfig(input_size=448, detect=detect, detector_model=str(YUNET) if detect else None))
+    prep = Preprocessor(PreprocessConfig(input_size=448, faces=faces))
     inputs = [t for p in photos for t in prep(str(p)).inputs]
     assert len(inputs) >= len(photos) - 1
     worst = 0.0
@@ -78,9 +80,9 @@ def test_torch_onnxruntime_parity_on_real_faces(photos: List[Path], ckpt448: Pat
         worst = max(worst, float(np.abs(a - b).max()))
         by_shape.setdefault(tuple(t.shape), []).append(t)
     for group in by_shape.values():  # dynamic batch: a batch gives the same as one by one
-        x = torch.stack(group)
+        x = np.stack(group)
         worst = max(worst, float(np.abs(torch_b(x) - ort_b(x)).max()))
-    print(f"\nmax |torch - onnxruntime| over {len(inputs)} {'aligned faces' if detect else 'photos'}: {worst:.3e}")
+    print(f"\nmax |torch - onnxruntime| over {len(inputs)} {'aligned faces' if faces == 'detect' else 'photos'}: {worst:.3e}")
     assert worst < TOL
 
 

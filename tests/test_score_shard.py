@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def scut(shared_dir: Path) -> List[Path]:
-    return sorted((shared_dir / "data" / "faces" / "scut").glob("*.jpg"))[:7]
+def scut(scut_faces: List[Path]) -> List[Path]:
+    return scut_faces
 
 
 def test_expand_inputs_files_folders_globs_lists(tmp_path: Path, scut: List[Path]) -> None:

@@ -53,12 +53,16 @@ class MSPTNet(nn.Module):
         backbone_pretrained: Initialise the backbone with ImageNet weights (timm hub, or
             ``backbone_pretrained_path``); ignored when MSPT weights are loaded.
         backbone_pretrained_path: Local file with ImageNet weights for the backbone.
-        align_crop_face: Detect the main face of each image (YuNet), align it from its 5
-            landmarks and score the aligned crop (pyiqa's option name for face metrics).
+        align_crop_face: pyiqa's option name for face metrics. ``True``: detect the main face
+            of each image (YuNet), align it from its 5 landmarks and score the aligned crop.
+            ``"auto"`` (the ``mspt_face`` metric's default): an image already framed like an
+            aligned face crop, or one without a detectable face (a heavily degraded crop often
+            has none), is scored as it is; any other image (a photo with a face) is aligned
+            first. ``False`` (this class's default, used in training): score the image as it is.
         face_size: Side of the aligned face crop, in pixels.
         detector_model_path: YuNet ONNX file; default: ``$MSPT_FACE_DETECTOR`` or the
             cached download.
-        no_face: What an image without a detected face scores when ``align_crop_face``:
+        no_face: What an image without a detected face scores when ``align_crop_face=True``:
             ``"nan"`` (NaN score and a warning), ``"full_image"`` (score the whole
             image) or ``"error"`` (raise).
     """
@@ -75,7 +79,7 @@ class MSPTNet(nn.Module):
         weights_name: Optional[str] = None,
         backbone_pretrained: bool = False,
         backbone_pretrained_path: Optional[str] = None,
-        align_crop_face: bool = False,
+        align_crop_face: Union[bool, str] = False,
         face_size: int = 512,
         detector_model_path: Optional[str] = None,
         no_face: str = "nan",
@@ -83,6 +87,8 @@ class MSPTNet(nn.Module):
         super().__init__()
         if resize_mode not in ("bilinear", "bicubic"):
             raise ValueError(f"resize_mode must be 'bilinear' or 'bicubic', got {resize_mode!r}")
+        if align_crop_face not in (True, False, "auto"):
+            raise ValueError(f"align_crop_face must be True, False or 'auto', got {align_crop_face!r}")
         if no_face not in ("nan", "full_image", "error"):
             raise ValueError(f"no_face must be 'nan', 'full_image' or 'error', got {no_face!r}")
         self.backbone_name = backbone
@@ -153,6 +159,8 @@ class MSPTNet(nn.Module):
     def forward(self, x: torch.Tensor, return_features: bool = False) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
         """Quality score ``(N, 1)``, higher is better (features ``(N, 1024)`` too if asked)."""
         x = self.check_input(x)
+        if self.align_crop_face == "auto":
+            return self._forward_auto(x, return_features)
         face_missing: Optional[torch.Tensor] = None
         if self.align_crop_face:
             x, face_missing = self._align_faces(x)
@@ -160,6 +168,29 @@ class MSPTNet(nn.Module):
         score = self.model.get_classifier()(feats)
         if face_missing is not None and bool(face_missing.any()):
             score = score.masked_fill(face_missing.view(-1, 1).to(score.device), float("nan"))
+        return (score, feats) if return_features else score
+
+    def _head(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        feats = self.model.forward_head(self.model.forward_features(self.preprocess(x)), pre_logits=True)
+        return self.model.get_classifier()(feats), feats
+
+    def _forward_auto(self, x: torch.Tensor, return_features: bool) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
+        """``align_crop_face="auto"``: crops and face-less images as they are, photos aligned."""
+        from mspt_pyiqa.face.align import BatchFaceAligner
+
+        if self._aligner is None:
+            self._aligner = BatchFaceAligner(face_size=self.face_size, detector_model_path=self.detector_model_path)
+        faces, found, is_crop = self._aligner.auto(x)
+        as_is = is_crop | ~found
+        if bool(as_is.all()):  # every image a crop (the usual case): exactly the plain forward
+            score, feats = self._head(x)
+        else:
+            s_faces, f_faces = self._head(faces[~as_is])
+            score = s_faces.new_empty((x.shape[0], s_faces.shape[1]))
+            feats = f_faces.new_empty((x.shape[0], f_faces.shape[1]))
+            score[~as_is], feats[~as_is] = s_faces, f_faces
+            if bool(as_is.any()):
+                score[as_is], feats[as_is] = self._head(x[as_is])
         return (score, feats) if return_features else score
 
     def _align_faces(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -42,10 +42,10 @@ PARAMS_SOURCE: Dict[str, str] = {
 
 # Extra create_metric options for random-weights timing builds (efficiency.random_weights).
 # The face variants of TOPIQ default to aligning faces with facexlib's RetinaFace, whose
-# weights are another download; benchmark images are already face crops (as for
-# mspt_face, whose alignment is off by default), so they are timed without it.
+# weights are another download; benchmark images are already face crops, so they (and
+# mspt_face, whose default "auto" alignment runs a detector) are timed without it.
 RANDOM_BUILD_OPTIONS: Dict[str, Dict[str, object]] = {
-    "mspt_face": {"pretrained": False},  # before the first release: architecture only
+    "mspt_face": {"pretrained": False, "align_crop_face": False},  # architecture only, no detector
     # model_name only picks the checkpoint, but a 'gfiqa' name also builds the RetinaFace
     # helper at init (a download); the non-face name keeps the computation identical.
     "topiq_nr-face": {"align_crop_face": False, "model_name": "cfanet_nr_koniq_res50"},

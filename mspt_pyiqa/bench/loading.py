@@ -122,6 +122,8 @@ def load_metric(
         out.status, out.reason = "not applicable", "FR metric: dataset has no reference images"
         return out
     kwargs: Dict[str, Any] = {}
+    if name == MSPT_METRIC:  # benchmark images are face crops: score them as they are, like the TOPIQ face metrics
+        kwargs["align_crop_face"] = False
     if name == MSPT_METRIC and mspt_weights is not None:
         kwargs["pretrained_model_path"] = str(mspt_weights)
         out.params_source = f"checkpoint {mspt_weights}"

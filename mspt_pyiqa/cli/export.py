@@ -37,7 +37,15 @@ def run(args: argparse.Namespace) -> int:
     except (WeightsError, ValueError) as err:
         logger.error("%s", err)
         return 2
-    path = export_onnx(net, Path(args.output), opset=args.opset)
+    from mspt_pyiqa.reference import ReferenceError, onnx_metadata
+    from mspt_pyiqa.scoring.model import default_release
+
+    try:  # released weights carry their name and score reference into the ONNX metadata
+        meta = {} if args.weights else onnx_metadata(default_release())
+    except ReferenceError as err:
+        logger.warning("exporting without a score reference: %s", err)
+        meta = {}
+    path = export_onnx(net, Path(args.output), opset=args.opset, metadata=meta)
     size = int(net.test_img_size)
     if not args.no_check:
         # Quick self-check on random input of two shapes (batch 2, square and landscape).

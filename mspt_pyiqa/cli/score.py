@@ -16,14 +16,21 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from mspt_pyiqa.scoring.faces import FACE_MODES
+from mspt_pyiqa.utils.text import plural
+
 logger = logging.getLogger("mspt_pyiqa.score")
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_STRICT, EXIT_UNSAVED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def default_workers() -> int:
-    """DataLoader workers: one per core beyond the first, at least 1, at most 4."""
-    return max(1, min(4, (os.cpu_count() or 1) - 1))
+    """Decode worker processes by core count. Up to 2 cores: 0 (decode in the main process;
+    measured faster there, eval/reports/start_time.md: worker processes only compete with the
+    network for the cores). Above: one per core beyond the first, at most 4 (not measured here;
+    ``eval/start_time.py --workers 0 1 2 4`` measures any machine)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else min(4, cores - 1)
 
 
 EPILOG = (
@@ -41,14 +48,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     io = p.add_argument_group("model")
     io.add_argument("--weights", help="MSPT checkpoint (default: the released weights of the catalog)")
     io.add_argument("--input-size", type=int, help="short side the network sees (default: from the checkpoint or catalog)")
-    io.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
-    io.add_argument("--onnx-model", help="exported model for --backend onnxruntime (default: export the torch model now)")
+    io.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                    help="torch: the PyTorch model; onnxruntime: an exported ONNX model, fastest to start "
+                         "(needs the [onnx] extra; give --onnx-model to skip loading torch at all) (default: %(default)s)")
+    io.add_argument("--onnx-model", help="exported model for --backend onnxruntime (mspt-face export; default: export the torch model now)")
     io.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
     io.add_argument("--batch-size", type=int, default=16, help="images per batch (default: %(default)s)")
     io.add_argument("--workers", type=int, default=default_workers(), help="DataLoader worker processes (default: %(default)s)")
     face = p.add_argument_group("faces")
-    face.add_argument("--detect", action="store_true", help="find faces with YuNet, align and score each (default: the image is the face)")
-    face.add_argument("--detector-model", help="YuNet ONNX file (default: $MSPT_FACE_DETECTOR or the cached download)")
+    face.add_argument("--faces", choices=FACE_MODES, default="auto",
+                      help="auto: an image framed like an aligned face crop is scored whole, any other is searched for "
+                           "faces, each aligned and scored; crop: every image is a face crop, scored whole; detect: "
+                           "always find and align faces (default: %(default)s)")
+    face.add_argument("--detect", action="store_const", const="detect", dest="faces", help="same as --faces detect")
+    face.add_argument("--detector-model", help="YuNet ONNX file (default: $MSPT_FACE_DETECTOR, else the one shipped with the package)")
     face.add_argument("--det-threshold", type=float, default=0.9, help="YuNet score threshold (default: %(default)s)")
     face.add_argument("--detect-side", type=int, default=640,
                       help="detect on a copy with this long side; raise it for small faces in big photos (default: %(default)s)")
@@ -68,14 +81,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--table-rows", type=int, default=20, help="rows of the printed table (default: %(default)s)")
 
 
-def _finish(rows: List[dict], args: argparse.Namespace, output: Path) -> int:
+def _finish(rows: List[dict], args: argparse.Namespace, output: Path, reference: object = None) -> int:
     from mspt_pyiqa.scoring.cells import escape_path
     from mspt_pyiqa.scoring.writer import format_summary, format_table, summarize
 
     if args.table_rows > 0 and rows:
         print(format_table(rows, args.table_rows))
     s = summarize(rows)
-    print(f"{format_summary(s)}\nresults: {escape_path(output)}")
+    print(format_summary(s))
+    if reference is not None:  # what the scores mean: the release's reference points
+        from mspt_pyiqa.reference import summary_lines
+
+        print("\n".join(summary_lines(reference, [r["score"] for r in rows if r["status"] == "ok"])))
+    print(f"results: {escape_path(output)}")
     if s["faces_scored"] == 0:
         return EXIT_NOTHING
     if args.strict and s["failed"]:
@@ -154,7 +172,6 @@ def _run(args: argparse.Namespace) -> int:
     from mspt_pyiqa.scoring.preprocess import PreprocessConfig
     from mspt_pyiqa.scoring.runner import ResultsNotSaved, ScoreJob, run_job
     from mspt_pyiqa.scoring.shard import merge_parts, parse_shard, select_shard, shard_output, torchrun_shard
-    from mspt_pyiqa.weights import WeightsError
 
     if args.merge:
         return _merge(args)
@@ -186,17 +203,18 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         check_output(output, all_files, resume=args.resume)
-        detector = str(resolve_detector_model(args.detector_model)) if args.detect else None
+        detector = str(resolve_detector_model(args.detector_model)) if args.faces != "crop" else None
         if detector:
             check_detector(detector, args.det_threshold, args.detect_side)
         backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model)
-    except (WeightsError, ValueError, OSError, ImportError) as err:
+    except (RuntimeError, ValueError, OSError, ImportError) as err:  # WeightsError / DetectorError are RuntimeErrors
         logger.error("%s", err)
         return EXIT_USAGE
     prep = PreprocessConfig(
         input_size=backend.input_size,
         resize_mode=backend.resize_mode,
-        detect=args.detect,
+        faces=args.faces,
+        resize_impl="numpy" if args.backend == "onnxruntime" else "torch",
         detector_model=detector,
         det_threshold=args.det_threshold,
         detect_side=args.detect_side,
@@ -224,8 +242,8 @@ def _run(args: argparse.Namespace) -> int:
         logger.error("%s", err)
         return EXIT_USAGE
     try:
-        logger.info("scoring %d file(s) with %s on %s, input %d px%s", len(files), backend.name, args.device,
-                    backend.input_size, ", YuNet face detection" if args.detect else "")
+        logger.info("scoring %s with %s on %s, input %d px, faces: %s", plural(len(files), "file"), backend.name,
+                    args.device, backend.input_size, args.faces)
         rows = run_job(job)
     except ResultsNotSaved as err:
         _finish(err.rows, args, err.where)
@@ -233,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     if not distributed:
-        return _finish(rows, args, output)
+        return _finish(rows, args, output, getattr(backend, "reference", None))
 
     import torch.distributed as dist
     from datetime import timedelta

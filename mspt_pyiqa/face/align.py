@@ -11,14 +11,16 @@ downscaling does not alias (a plain bilinear warp would).
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from mspt_pyiqa.face.detector import DetectedFace, YuNetDetector
 from mspt_pyiqa.face.template import face_template
+
+if TYPE_CHECKING:  # torch is imported only by BatchFaceAligner.__call__ (the pyiqa path)
+    import torch
 
 # Extra source pixels kept around the crop region so that bilinear taps stay inside it.
 _MARGIN = 3
@@ -97,7 +99,9 @@ class BatchFaceAligner:
         self.face_size = int(face_size)
         self.detector = YuNetDetector(detector_model_path, **detector_kwargs)
 
-    def __call__(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: "torch.Tensor") -> Tuple["torch.Tensor", "torch.Tensor"]:
+        import torch
+
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"BatchFaceAligner expects (N, 3, H, W), got {tuple(x.shape)}")
         images = x.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
@@ -110,3 +114,31 @@ class BatchFaceAligner:
                 found[i] = True
         faces_t = torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype)
         return faces_t.contiguous(), torch.from_numpy(found).to(x.device)
+
+    def auto(self, x: "torch.Tensor") -> Tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+        """``align_crop_face="auto"``: ``(faces, found, is_crop)`` for ``x`` ``(N, 3, H, W)`` in [0, 1].
+
+        ``is_crop`` bool ``(N,)``: the image's main face is framed like an aligned crop
+        (:func:`mspt_pyiqa.face.framing.is_aligned_crop`), so it is to be scored as it is;
+        ``faces`` holds the aligned main face of every other image with a face (zeros elsewhere).
+        """
+        import torch
+
+        from mspt_pyiqa.face.framing import is_aligned_crop
+
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"BatchFaceAligner expects (N, 3, H, W), got {tuple(x.shape)}")
+        images = x.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+        h, w = images.shape[1:3]
+        out = np.zeros((x.shape[0], self.face_size, self.face_size, 3), np.float32)
+        found = np.zeros(x.shape[0], dtype=bool)
+        is_crop = np.zeros(x.shape[0], dtype=bool)
+        for i, img in enumerate(images):
+            faces = self.detector.detect((img * 255.0 + 0.5).astype(np.uint8))
+            found[i] = bool(faces)
+            if faces and is_aligned_crop(faces[0], w, h):
+                is_crop[i] = True
+            elif faces:
+                out[i] = align_face(img, faces[0].landmarks, self.face_size)
+        faces_t = torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype).contiguous()
+        return faces_t, torch.from_numpy(found).to(x.device), torch.from_numpy(is_crop).to(x.device)

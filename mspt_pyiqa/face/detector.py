@@ -1,24 +1,25 @@
-"""YuNet face detector (OpenCV ``cv2.FaceDetectorYN``) with a cached, checked model file.
+"""YuNet face detector (OpenCV ``cv2.FaceDetectorYN``), shipped inside the package.
 
 Model: ``face_detection_yunet_2026may.onnx`` from the OpenCV model zoo
-(https://github.com/opencv/opencv_zoo, ``models/face_detection_yunet``, MIT licence,
-229,738 bytes): the dynamic-input re-export of YuNet that OpenCV 5 loads (the older
-``2023mar`` file has another sha256, ``8f2383e4...``, and is not used). Its outputs are
-``cls/obj/bbox/kps`` at strides 8/16/32. The pinned sha256 is that of the team's offline
-copy (``../shared/models/face_detection_yunet.onnx``), and public projects that pin the zoo's
-2026may file list the same value.
+(https://github.com/opencv/opencv_zoo, ``models/face_detection_yunet``, MIT licence, see
+``mspt_pyiqa/face/models/LICENSE_YUNET.txt``; 229,738 bytes, md5
+``53540960d16daae5cebe093002818300``): the dynamic-input re-export of YuNet that OpenCV 5
+loads. Its outputs are ``cls/obj/bbox/kps`` at strides 8/16/32. It travels in the wheel, so
+face detection works offline on a fresh machine.
 
 Where the file comes from (first hit wins):
 
 1. an explicit path (``--detector-model PATH`` / ``detector_model_path=``), used as given;
 2. ``$MSPT_FACE_DETECTOR``, used as given;
-3. ``<torch hub dir>/checkpoints/face_detection_yunet_2026may.onnx``, downloaded from the zoo
-   on first use through :func:`mspt_pyiqa.weights.download_atomic` (temporary file, sha256
-   check, rename) and sha256-checked on every later use.
+3. the bundled file ``mspt_pyiqa/face/models/face_detection_yunet_2026may.onnx``, checked
+   against its sha256 (a damaged install is reported, never half-loaded).
+
+Import cost: OpenCV and NumPy only (no torch), so the onnxruntime scoring path stays light.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -27,15 +28,11 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mspt_pyiqa.weights import WeightsError, download_atomic, hub_checkpoint_dir, sha256_file
-
 logger = logging.getLogger(__name__)
 
 DETECTOR_ENV = "MSPT_FACE_DETECTOR"
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
-# The zoo stores models in Git LFS: raw.githubusercontent.com would return the LFS pointer
-# file, media.githubusercontent.com serves the model itself.
-YUNET_URL = "https://media.githubusercontent.com/media/opencv/opencv_zoo/main/models/face_detection_yunet/" + YUNET_FILE
+BUNDLED_YUNET = Path(__file__).resolve().parent / "models" / YUNET_FILE
 YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
 
 # OpenCV's own defaults for FaceDetectorYN (opencv_zoo demo.py).
@@ -47,11 +44,19 @@ DEFAULT_TOP_K = 5000
 DEFAULT_DETECT_SIDE = 640
 
 
-class DetectorError(WeightsError):
+class DetectorError(RuntimeError):
     """The detector model is missing, corrupt or cannot be loaded; the message says what to do."""
 
 
-def resolve_detector_model(path: Optional[str] = None, download: bool = True) -> Path:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_detector_model(path: Optional[str] = None) -> Path:
     """Path of a usable YuNet ONNX file (see the module docstring for the order)."""
     for given, origin in ((path, "--detector-model"), (os.environ.get(DETECTOR_ENV), f"${DETECTOR_ENV}")):
         if given:
@@ -59,26 +64,29 @@ def resolve_detector_model(path: Optional[str] = None, download: bool = True) ->
             if not p.is_file():
                 raise DetectorError(f"YuNet model {p} (from {origin}) does not exist")
             return p
-    cached = hub_checkpoint_dir() / YUNET_FILE
-    if cached.is_file():
-        actual = sha256_file(cached)
-        if actual != YUNET_SHA256:
-            raise DetectorError(
-                f"cached YuNet model {cached} has sha256 {actual}, expected {YUNET_SHA256}; delete it to re-download"
-            )
-        return cached
-    if not download:
-        raise DetectorError(f"YuNet model not found at {cached}; pass --detector-model PATH or set ${DETECTOR_ENV}")
-    logger.info("downloading YuNet face detector from %s", YUNET_URL)
-    try:
-        return download_atomic(YUNET_URL, cached, YUNET_SHA256)
-    except WeightsError:
-        raise
-    except OSError as err:
+    if not BUNDLED_YUNET.is_file():
         raise DetectorError(
-            f"YuNet model is not cached at {cached} and its download from {YUNET_URL} failed ({err}); "
-            f"download it by hand and pass --detector-model PATH or set ${DETECTOR_ENV}"
-        ) from err
+            f"the bundled YuNet model {BUNDLED_YUNET} is missing (broken install?); reinstall mspt-pyiqa, "
+            f"or pass --detector-model PATH / set ${DETECTOR_ENV}"
+        )
+    actual = _sha256(BUNDLED_YUNET)
+    if actual != YUNET_SHA256:
+        raise DetectorError(
+            f"the bundled YuNet model {BUNDLED_YUNET} has sha256 {actual}, expected {YUNET_SHA256}; reinstall mspt-pyiqa"
+        )
+    return BUNDLED_YUNET
+
+
+def _create_quietly(model_path: str, score_threshold: float, nms_threshold: float, top_k: int) -> "cv2.FaceDetectorYN":
+    """``cv2.FaceDetectorYN.create`` without OpenCV 5's "setPreferableTarget ... not supported
+    by the new graph engine" warning, which it prints on every creation (harmless: CPU only)."""
+    log = cv2.utils.logging
+    previous = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    try:
+        return cv2.FaceDetectorYN.create(model_path, "", (320, 320), score_threshold, nms_threshold, top_k)
+    finally:
+        log.setLogLevel(previous)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +121,7 @@ class YuNetDetector:
         self.model_path = str(resolve_detector_model(model_path))
         self.detect_side = int(detect_side)
         try:
-            self._net = cv2.FaceDetectorYN.create(self.model_path, "", (320, 320), score_threshold, nms_threshold, top_k)
+            self._net = _create_quietly(self.model_path, score_threshold, nms_threshold, top_k)
         except cv2.error as err:
             raise DetectorError(f"OpenCV cannot load YuNet model {self.model_path}: {err}") from err
 

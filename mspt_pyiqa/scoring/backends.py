@@ -1,16 +1,24 @@
-"""Inference backends: a batch ``(N, 3, H, W)`` float32 in [0, 1] (already resized) -> ``(N,)`` scores.
+"""Inference backends: a batch ``(N, 3, H, W)`` float32 NumPy array in [0, 1] (already
+resized) -> ``(N,)`` float32 scores, higher is better.
 
-Both take exactly the tensors made by :mod:`mspt_pyiqa.scoring.preprocess`; the torch one
-runs MSPTNet (whose own resize is then a no-op), the onnxruntime one the exported graph.
+Both take exactly the arrays made by :mod:`mspt_pyiqa.scoring.preprocess`; the torch one
+runs MSPTNet (whose own resize is then a no-op), the onnxruntime one the exported graph and
+imports neither torch nor timm nor pyiqa.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import torch
+
+from mspt_pyiqa.reference import ONNX_METADATA_KEY, Reference, ReferenceError
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -20,15 +28,21 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, net: torch.nn.Module, device: str = "cpu") -> None:
+    def __init__(self, net: "torch.nn.Module", device: str = "cpu", reference: Optional["Reference"] = None) -> None:
+        import torch
+
+        self.reference = reference  # what scores mean for this release (None: unknown, e.g. own weights)
+
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
         self.input_size = int(net.test_img_size)
         self.resize_mode = str(net.resize_mode)
 
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            return self.net(x.to(self.device)).float().view(-1).cpu().numpy()
+            return self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().view(-1).cpu().numpy()
 
 
 class OnnxBackend:
@@ -37,26 +51,40 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, path: Path, device: str = "cpu", threads: Optional[int] = None) -> None:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise ValueError("--backend onnxruntime needs onnxruntime: pip install 'mspt-pyiqa[onnx]'") from err
 
-        from mspt_pyiqa.onnx_export import INPUT_NAME, read_metadata
-
-        meta = read_metadata(path)
-        if "mspt_input_size" not in meta:
-            raise ValueError(f"{path} is not an mspt-face ONNX export (no mspt_input_size metadata)")
-        self.input_size = int(meta["mspt_input_size"])
-        self.resize_mode = meta.get("mspt_resize_mode", "bilinear")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        # Threads: as asked, else $OMP_NUM_THREADS (as torch would), else onnxruntime's own choice (0).
+        opts.intra_op_num_threads = int(threads or os.environ.get("OMP_NUM_THREADS") or 0)
         opts.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
         if str(device).startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ValueError("--device cuda with --backend onnxruntime needs onnxruntime-gpu")
             providers.insert(0, "CUDAExecutionProvider")
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        self._input = INPUT_NAME
+        if not Path(path).is_file():
+            raise ValueError(f"ONNX model {path} does not exist")
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as err:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...)
+            raise ValueError(f"{path} is not a loadable ONNX model ({type(err).__name__}: {err})") from err
+        # The export's metadata (mspt_pyiqa.onnx_export), read through the session: no onnx import.
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if "mspt_input_size" not in meta:
+            raise ValueError(f"{path} is not an mspt-face ONNX export (no mspt_input_size metadata)")
+        self.input_size = int(meta["mspt_input_size"])
+        self.resize_mode = meta.get("mspt_resize_mode", "bilinear")
+        self.reference: Optional[Reference] = None
+        if ONNX_METADATA_KEY in meta:
+            try:
+                self.reference = Reference.from_dict(json.loads(meta[ONNX_METADATA_KEY]), f"{path} metadata")
+            except (ValueError, ReferenceError) as err:
+                logger.warning("ignoring the score reference in %s: %s", path, err)
+        self._input = self.session.get_inputs()[0].name
 
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
-        out = self.session.run(None, {self._input: x.detach().cpu().float().numpy()})[0]
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)

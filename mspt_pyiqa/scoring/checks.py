@@ -41,6 +41,8 @@ def option_problems(args: argparse.Namespace) -> List[str]:
 
 def check_device(device: str) -> str:
     """``device`` resolved (``auto`` -> cuda or cpu); ``ValueError`` when this machine lacks it."""
+    if device == "cpu":  # the common case needs no torch (the onnxruntime path stays torch-free)
+        return device
     import torch
 
     if device == "auto":

@@ -1,15 +1,18 @@
-"""DataLoader plumbing: files -> :class:`~mspt_pyiqa.scoring.preprocess.Prepared` in workers."""
+"""Batches of prepared files: in this process (``workers=0``) or in DataLoader workers.
+
+``workers=0`` needs no torch (the onnxruntime path stays free of it); ``workers > 0`` uses
+``torch.utils.data.DataLoader`` with a forkserver context. Either way the batches come in
+file order, each a list of :class:`~mspt_pyiqa.scoring.preprocess.Prepared`.
+"""
 from __future__ import annotations
 
 import functools
 import multiprocessing
 import multiprocessing.context
 import os
-from typing import List, Sequence
+from typing import Iterable, Iterator, List, Sequence
 
 import cv2
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from mspt_pyiqa.scoring.lifeline import bind_to_parent
 from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig, Preprocessor
@@ -17,7 +20,7 @@ from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig, Preprocess
 _GUARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_forkguard")
 
 
-class ScoreDataset(Dataset):
+class ScoreDataset:
     """Map-style dataset of file paths; item ``i`` is the prepared file ``files[i]``."""
 
     def __init__(self, files: Sequence[str], cfg: PreprocessConfig) -> None:
@@ -37,6 +40,8 @@ def collate_prepared(batch: List[Prepared]) -> List[Prepared]:
 
 
 def _worker_init(_: int, owner: int = 0) -> None:
+    import torch
+
     # Workers die with the run's process (kill -9 included), never outlive it as orphans.
     if owner:
         bind_to_parent(owner)
@@ -61,16 +66,26 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, workers: int) -> DataLoader:
-    """Ordered loader over ``files`` (order is kept, so results can be written as they come)."""
+def _in_process(dataset: ScoreDataset, batch_size: int) -> Iterator[List[Prepared]]:
+    for start in range(0, len(dataset), batch_size):
+        yield [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+
+
+def make_loader(files: Sequence[str], cfg: PreprocessConfig, batch_size: int, workers: int) -> Iterable[List[Prepared]]:
+    """Ordered batches over ``files`` (order is kept, so results can be written as they come)."""
+    dataset = ScoreDataset(files, cfg)
+    if workers <= 0:
+        return _in_process(dataset, max(1, batch_size))
+    from torch.utils.data import DataLoader
+
     return DataLoader(
-        ScoreDataset(files, cfg),
+        dataset,
         batch_size=max(1, batch_size),
         shuffle=False,
-        num_workers=max(0, workers),
+        num_workers=workers,
         collate_fn=collate_prepared,
-        worker_init_fn=functools.partial(_worker_init, owner=os.getpid()) if workers > 0 else None,
-        multiprocessing_context=_worker_context() if workers > 0 else None,
+        worker_init_fn=functools.partial(_worker_init, owner=os.getpid()),
+        multiprocessing_context=_worker_context(),
         persistent_workers=False,
-        prefetch_factor=2 if workers > 0 else None,
+        prefetch_factor=2,
     )

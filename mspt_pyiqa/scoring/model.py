@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
-import torch
-
+from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
+
+if TYPE_CHECKING:  # torch is imported only where a torch model is built (never for --onnx-model)
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ Backend = Union[TorchBackend, OnnxBackend]
 
 def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
     """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read)."""
+    import torch
+
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception:  # read_checkpoint reports unreadable files with a proper message later
@@ -33,11 +37,13 @@ def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
 
 def resolve_device(device: str) -> str:
     if device == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
 
-def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> torch.nn.Module:
+def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> "torch.nn.Module":
     """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU."""
     from mspt_pyiqa.archs.mspt_arch import MSPTNet
     from mspt_pyiqa.registration import metric_config
@@ -54,6 +60,22 @@ def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -
     return net.eval()
 
 
+def default_release() -> Optional[str]:
+    """Name of the catalog's default release (what runs without ``--weights``)."""
+    from mspt_pyiqa.weights import default_entry_name
+
+    return default_entry_name()
+
+
+def default_reference() -> Optional["Reference"]:
+    """Reference points of the default release; ``None`` (with a warning) when unreadable."""
+    try:
+        return reference_for_release(default_release())
+    except ReferenceError as err:
+        logger.warning("no score reference: %s", err)
+        return None
+
+
 def build_backend(
     backend: str = "torch",
     weights: Optional[str] = None,
@@ -65,14 +87,15 @@ def build_backend(
     """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first."""
     device = resolve_device(device)
     if backend == "torch":
-        return TorchBackend(build_net(weights, input_size), device)
+        return TorchBackend(build_net(weights, input_size), device, None if weights else default_reference())
     if backend != "onnxruntime":
         raise ValueError(f"unknown backend {backend!r} (torch or onnxruntime)")
     if onnx_model is None:
         from mspt_pyiqa.onnx_export import export_onnx
 
         work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mspt_onnx_"))
-        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx"))
+        meta = {} if weights else onnx_metadata(default_release())
+        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx", metadata=meta))
     elif weights or input_size:
         logger.warning("--onnx-model given: --weights / --input-size are ignored (the ONNX file has its own)")
     try:

@@ -1,14 +1,16 @@
 """Per-image preprocessing shared by the torch and onnxruntime backends.
 
-One file -> zero or more network inputs ``(3, h, w)`` float32 in [0, 1] whose short side is
-the model's input size (:func:`mspt_pyiqa.preprocess.resize_to_test_size`, antialiased, the
-same function MSPTNet applies inside ``forward``). Both backends therefore see identical
-tensors; the ONNX graph starts after this step (normalisation + network).
+One file -> zero or more network inputs ``(3, h, w)`` float32 NumPy arrays in [0, 1] whose
+short side is the model's input size (antialiased bilinear, the policy of
+:mod:`mspt_pyiqa.preprocess`). The torch backend resizes with torch (the very function
+MSPTNet applies inside ``forward``), the onnxruntime backend with NumPy/Pillow
+(``resize_impl="numpy"``, equal within ``NUMPY_RESIZE_TOLERANCE``), so that path never
+imports torch; the ONNX graph starts after this step (normalisation + network).
 
-* whole-image mode: the image is the face crop (like the training photos);
-* ``detect`` mode: every YuNet face is aligned to a ``face_size`` crop
-  (:func:`mspt_pyiqa.face.align.align_face`) and then resized like a whole image,
-  exactly what ``MSPTNet(align_crop_face=True)`` does to the main face.
+Which regions are scored (whole image, aligned faces) is decided by ``faces``
+(:mod:`mspt_pyiqa.scoring.faces`): ``crop``, ``detect`` or ``auto``. Aligned faces are
+``face_size`` crops (:func:`mspt_pyiqa.face.align.align_face`), resized like a whole image,
+exactly what ``MSPTNet(align_crop_face=True)`` does to the main face.
 """
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ import dataclasses
 from typing import List, Optional
 
 import numpy as np
-import torch
 
 from mspt_pyiqa.imageio import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, ImageLoadError, load_image
-from mspt_pyiqa.preprocess import resize_to_test_size
+from mspt_pyiqa.scoring.faces import select_faces
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +29,8 @@ class PreprocessConfig:
 
     input_size: int = 448
     resize_mode: str = "bilinear"
-    detect: bool = False
+    faces: str = "crop"
+    resize_impl: str = "torch"
     detector_model: Optional[str] = None
     det_threshold: float = 0.9
     detect_side: int = 640
@@ -41,20 +43,28 @@ class PreprocessConfig:
 
 @dataclasses.dataclass
 class Prepared:
-    """Result for one file: ``inputs`` (one per face), with ``boxes`` ``"x,y,w,h"`` and a status."""
+    """Result for one file: ``inputs`` (one ``(3, h, w)`` float32 array per face), ``boxes`` ``"x,y,w,h"``, a status."""
 
     path: str
     status: str
     message: str = ""
-    inputs: List[torch.Tensor] = dataclasses.field(default_factory=list)
+    inputs: List[np.ndarray] = dataclasses.field(default_factory=list)
     boxes: List[str] = dataclasses.field(default_factory=list)
 
 
-def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> torch.Tensor:
+def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """``(H, W, 3)`` uint8 or float [0, 1] -> ``(3, h, w)`` float32 [0, 1], short side = input size."""
-    x = torch.from_numpy(np.require(image, requirements=["C", "W"])).permute(2, 0, 1).unsqueeze(0)
-    x = x.float().div_(255.0) if image.dtype == np.uint8 else x.float()
-    return resize_to_test_size(x, cfg.input_size, mode=cfg.resize_mode)[0]
+    x = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32, copy=False)
+    if cfg.resize_impl == "numpy":
+        from mspt_pyiqa.preprocess import resize_array_to_test_size
+
+        return np.ascontiguousarray(resize_array_to_test_size(x, cfg.input_size, cfg.resize_mode).transpose(2, 0, 1))
+    import torch
+
+    from mspt_pyiqa.preprocess import resize_to_test_size
+
+    t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).unsqueeze(0)
+    return resize_to_test_size(t, cfg.input_size, mode=cfg.resize_mode)[0].numpy()
 
 
 class Preprocessor:
@@ -81,24 +91,21 @@ class Preprocessor:
             return Prepared(path, err.status, err.message)
         except Exception as err:  # a decoder bug or an unforeseen format: this file fails, the run goes on
             return Prepared(path, "error", f"{path}: cannot decode ({type(err).__name__}: {err})")
-        notes = "; ".join(img.notes)
+        notes = list(img.notes)
         h, w = img.rgb.shape[:2]
         # Boxes are reported in pixels of the full-resolution upright (EXIF-applied) image.
-        back = max(img.source_size) / max(w, h)
+        sw, sh = img.source_size if (w >= h) == (img.source_size[0] >= img.source_size[1]) else img.source_size[::-1]
+        back = max(sw, sh) / max(w, h)
         try:
-            if not cfg.detect:
-                sw, sh = img.source_size if (w >= h) == (img.source_size[0] >= img.source_size[1]) else img.source_size[::-1]
-                return Prepared(path, "ok", notes, [to_network_input(img.rgb, cfg)], [f"0,0,{sw},{sh}"])
-            from mspt_pyiqa.face.align import detect_and_align
-
-            found = detect_and_align(img.rgb, self._get_detector(), cfg.face_size, cfg.max_faces)
-            if not found:
+            regions = select_faces(img.rgb, cfg.faces, self._get_detector, cfg.face_size, cfg.max_faces)
+            if not regions.images:
                 msg = f"no face found by YuNet (threshold {cfg.det_threshold})"
-                return Prepared(path, "no_face", "; ".join(filter(None, [msg, notes])))
-            inputs, boxes = [], []
-            for face, crop in found:
-                inputs.append(to_network_input(crop, cfg))
-                boxes.append(",".join(str(int(round(v * back))) for v in face.box))
-            return Prepared(path, "ok", notes, inputs, boxes)
+                return Prepared(path, "no_face", "; ".join([msg] + notes))
+            inputs = [to_network_input(r, cfg) for r in regions.images]
+            boxes = [",".join(str(int(round(v * back))) for v in box) for box in regions.boxes]
+            if regions.images[0] is img.rgb:  # the whole image: its box is exactly the upright source
+                boxes = [f"0,0,{sw},{sh}"]
+            message = "; ".join(filter(None, [regions.note] + notes))
+            return Prepared(path, "ok", message, inputs, boxes)
         except Exception as err:  # one bad file must never stop the run
             return Prepared(path, "error", f"{path}: {type(err).__name__}: {err}")

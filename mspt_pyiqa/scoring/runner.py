@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from mspt_pyiqa.scoring.cells import path_key
@@ -34,7 +33,7 @@ class ScoreJob:
     files: Sequence[str]
     output: Path
     prep: PreprocessConfig
-    backend: Callable[[torch.Tensor], np.ndarray]
+    backend: Callable[[np.ndarray], np.ndarray]
     missing: Sequence[str] = ()
     batch_size: int = 16
     workers: int = 1
@@ -43,7 +42,7 @@ class ScoreJob:
     progress: bool = True
 
 
-def score_prepared(batch: Sequence[Prepared], backend: Callable[[torch.Tensor], np.ndarray]) -> List[Row]:
+def score_prepared(batch: Sequence[Prepared], backend: Callable[[np.ndarray], np.ndarray]) -> List[Row]:
     """Rows for a batch of prepared files; inputs of equal shape go through the backend together."""
     groups: Dict[Tuple[int, ...], List[Tuple[int, int]]] = defaultdict(list)
     for bi, item in enumerate(batch):
@@ -52,7 +51,7 @@ def score_prepared(batch: Sequence[Prepared], backend: Callable[[torch.Tensor], 
     scores: Dict[Tuple[int, int], float] = {}
     failures: Dict[Tuple[int, int], str] = {}
     for members in groups.values():
-        x = torch.stack([batch[bi].inputs[fi] for bi, fi in members])
+        x = np.stack([batch[bi].inputs[fi] for bi, fi in members])
         try:
             out = backend(x)
         except Exception as err:  # e.g. out of memory: these files fail, the run goes on

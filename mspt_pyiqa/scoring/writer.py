@@ -19,6 +19,7 @@ import pandas as pd
 
 from mspt_pyiqa.scoring.cells import escape_path, escape_text, neutralise, unescape_path, unneutralise
 from mspt_pyiqa.utils.io import atomic_write_text
+from mspt_pyiqa.utils.text import plural
 
 COLUMNS = ["path", "face", "box", "score", "status", "message"]
 DONE_STATUSES = ("ok", "no_face")  # final outcomes; anything else is retried by --resume
@@ -143,7 +144,7 @@ def summarize(rows: Sequence[Row]) -> Dict[str, Any]:
 def format_summary(s: Dict[str, Any]) -> str:
     mean = "n/a" if s["mean_score"] is None else f"{s['mean_score']:.4f}"
     return (
-        f"images: {s['images']}  scored: {s['images_scored']} ({s['faces_scored']} faces)  "
+        f"images: {s['images']}  scored: {s['images_scored']} ({plural(s['faces_scored'], 'face')})  "
         f"no face: {s['no_face']}  failed: {s['failed']}  mean score: {mean}"
     )
 
