@@ -171,7 +171,7 @@ def test_onnxruntime_path_imports_no_torch(tmp_path: Path, example_folder: Path,
 def test_onnx_model_errors_name_the_file(tmp_path: Path, example_folder: Path, caplog: pytest.LogCaptureFixture) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_text("not onnx")
-    for model, expected in ((bad, "bad.onnx is not a loadable ONNX model"), (tmp_path / "none.onnx", "none.onnx does not exist")):
+    for model, expected in ((bad, "bad.onnx: not a usable ONNX model"), (tmp_path / "none.onnx", "none.onnx: no such file")):
         caplog.clear()
         code = main(["score", str(example_folder / "crop_astronaut.png"), "--backend", "onnxruntime", "--onnx-model",
                      str(model), "-o", str(tmp_path / "x.csv"), "--no-progress"])

@@ -69,8 +69,9 @@ class OnnxBackend:
             raise ValueError(f"ONNX model {path} does not exist")
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        except Exception as err:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...)
-            raise ValueError(f"{path} is not a loadable ONNX model ({type(err).__name__}: {err})") from err
+        except Exception as err:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...): one clear line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"{path}: not a usable ONNX model ({type(err).__name__}: {first})") from err
         # The export's metadata (mspt_pyiqa.onnx_export), read through the session: no onnx import.
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if "mspt_input_size" not in meta:
