@@ -155,3 +155,20 @@ def test_report_of_a_results_file_and_of_a_folder(degraded_run: Path, folders: D
     assert "Side by side" in page3.read_text()
     assert main(["report", str(tmp_path / "missing.csv"), "-o", str(page)]) == 2
     assert main(["report", str(degraded_run / "table.md"), "-o", str(page)]) == 2
+
+
+def test_fr_metrics_missing_reference_and_unusable_metric_names(folders: Dict[str, Path], tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture):
+    gt = Path(shutil.copytree(folders["gt"], tmp_path / "gt"))
+    (gt / "face_02.png").unlink()
+    out = tmp_path / "out"
+    assert compare(out, folders["clean"], folders["blurred"], "--ref", gt, "--fr-metrics", "psnr,niqe,no_such_metric",
+                   "--no-report") == 0
+    assert "niqe is not a full-reference metric" in caplog.text
+    assert "FR metric no_such_metric left out: unknown metric name" in caplog.text
+    per = pd.read_csv(out / "per_image.csv").set_index(["key", "method"])
+    assert per.loc[("face_02.png", "clean"), "psnr_status"] == "no_reference"
+    assert per.loc[("face_02.png", "clean"), "status"] == "ok"  # the MSPT score does not need the reference
+    assert "niqe" not in per.columns
+    psnr = pd.read_csv(out / "pairs.csv").set_index("metric").loc["psnr"]
+    assert psnr["n"] == N_FACES - 1 and psnr["diff_lo"] > 0
