@@ -172,3 +172,12 @@ def test_fr_metrics_missing_reference_and_unusable_metric_names(folders: Dict[st
     assert "niqe" not in per.columns
     psnr = pd.read_csv(out / "pairs.csv").set_index("metric").loc["psnr"]
     assert psnr["n"] == N_FACES - 1 and psnr["diff_lo"] > 0
+
+
+def test_report_rebuilt_from_compare_folder_reuses_its_thumbnails(degraded_run: Path, folders: Dict[str, Path], tmp_path: Path):
+    out = tmp_path / "out"
+    assert compare(out, folders["clean"], folders["blurred"], "--thumbs", "folder", "--no-progress") == 0
+    before = sorted(p.name for p in (out / "report_files").glob("*.jpg"))
+    assert len(before) == 2 * N_FACES
+    assert main(["report", str(out), "-o", str(out / "report.html"), "--thumbs", "folder"]) == 0
+    assert sorted(p.name for p in (out / "report_files").glob("*.jpg")) == before

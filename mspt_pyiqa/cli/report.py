@@ -1,7 +1,8 @@
 """``mspt-face report SCORES.csv|DIR -o report.html``: a page to look at the faces behind the scores.
 
 The input is an ``mspt-face score`` results file (.csv / .json), a folder of images (scored
-first into ``<report>_scores.csv`` beside the page, resumed on a rerun), or the output folder
+first into ``<report>_scores.csv`` beside the page, resumed on a rerun with the same model
+settings), or the output folder
 of ``mspt-face compare`` (its page is rebuilt). The page is one HTML file; thumbnails are
 inside it or in ``<report>_files/`` beside it. Nothing is fetched from a network.
 
@@ -36,10 +37,8 @@ def _compare_page(args: argparse.Namespace) -> int:
     from mspt_pyiqa.compare.run import CompareConfig, CompareResult, write_compare_report
     folder = Path(args.input)
     meta = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
-    per_image = pd.read_csv(folder / "per_image.csv", dtype={"key": str, "method": str, "path": str, "status": str, "message": str},
-                            keep_default_na=False, na_values={"mspt_face": [""]})
-    per_image["box"] = ""
-    per_image["path"] = per_image["path"].astype(str)
+    text_cols = {"key": str, "method": str, "path": str, "status": str, "message": str, "box": str}
+    per_image = pd.read_csv(folder / "per_image.csv", dtype=text_cols, keep_default_na=False, na_values={"mspt_face": [""]})
     names = [m["name"] for m in meta["methods"]]
     result = CompareResult(names, meta["metrics"], per_image, meta["summary"], meta["pairs"], meta["unmatched"])
     cfg = CompareConfig(specs=[], out_dir=folder, thumbs=args.thumbs, thumb_size=args.thumb_size, workers=max(1, args.workers))
@@ -68,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
             if not files:
                 logger.error("%s: no image files in this folder", src)
                 return EXIT_USAGE
-            make_job, run_job, _ = scoring_machinery(args)
+            from mspt_pyiqa.compare.scores import settings_match
+            from mspt_pyiqa.utils.io import atomic_write_json
+
+            make_job, run_job, settings = scoring_machinery(args)
             cache = page.with_name(page.stem + "_scores.csv")
-            rows = run_job(make_job(files, cache, True))
+            settings_file = page.with_name(page.stem + "_scores.json")
+            resume = settings_match(settings_file, settings)  # other model settings: score afresh
+            atomic_write_json(settings_file, settings)
+            rows = run_job(make_job(files, cache, resume))
         elif src.is_file():
             rows = read_results(src)
         else:

@@ -5,6 +5,7 @@ Outputs in the output folder (all written atomically):
 * ``scores/``: per-method score caches (see :mod:`mspt_pyiqa.compare.scores`);
 * ``per_image.csv``: one row per (relative path, method): ``key``, ``method``, ``path``,
   ``status`` (the ``score`` statuses, plus ``missing`` for an unmatched file), ``message``,
+  ``box`` (the scored region, as in ``score``),
   ``mspt_face`` and one column per FR metric (with ``<metric>_status``);
 * ``summary.csv``: method x metric: ``n``, ``mean`` and its 95% bootstrap interval, over
   the images every method scored (so all means are over the same images);
@@ -123,7 +124,7 @@ def run_compare(cfg: CompareConfig, make_job: Callable[[List[str], Path, bool], 
     per_image = _per_image(methods, keys, mspt, fr)
     summary, pairs = statistics(per_image, names, metrics, cfg.n_boot, cfg.seed)
 
-    atomic_write_text(out / "per_image.csv", per_image.drop(columns=["box"]).to_csv(index=False, float_format="%.6f"))
+    atomic_write_text(out / "per_image.csv", per_image.to_csv(index=False, float_format="%.6f"))
     atomic_write_text(out / "summary.csv", pd.DataFrame(summary).to_csv(index=False, float_format="%.6f"))
     atomic_write_text(out / "pairs.csv", pd.DataFrame(pairs).to_csv(index=False, float_format="%.6g"))
     if unmatched:

@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 MSPT = "mspt_face"
 
 
-def _settings_match(path: Path, settings: Dict[str, Any]) -> bool:
+def settings_match(path: Path, settings: Dict[str, Any]) -> bool:
+    """True when ``path`` holds exactly ``settings`` (as JSON): cached scores made with them can be reused."""
     if not path.is_file():
         return False
     try:
@@ -65,7 +66,7 @@ def score_mspt(
     """
     scores_dir.mkdir(parents=True, exist_ok=True)
     settings_path = scores_dir / "settings.json"
-    resume = _settings_match(settings_path, settings)
+    resume = settings_match(settings_path, settings)
     if not resume and any(scores_dir.glob("*.csv")):
         logger.warning("%s: cached scores were made with other model settings; scoring afresh", scores_dir)
     atomic_write_json(settings_path, settings)
