@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         logger.error("%s: no rows", src)
         return EXIT_NOTHING
-    title = args.title or f"mspt-face report: {os.path.basename(os.path.normpath(str(src)))}"
-    data = rows_report(rows, title, page, args.thumbs, args.thumb_size, max(1, args.workers))
+    name = os.path.basename(os.path.normpath(str(src))) if src.is_dir() else src.stem
+    title = args.title or f"mspt-face report: {name}"
+    data = rows_report(rows, title, page, args.thumbs, args.thumb_size, max(1, args.workers), name=name)
     write_page(page, data)
     s = summarize(rows)
     print(f"report: {page} ({s['images']} images, {s['faces_scored']} faces scored, {s['failed']} failed)")

@@ -15,14 +15,14 @@ table{border-collapse:collapse;margin:6px 0;background:#fff} td,th{border:1px so
 td:first-child,th:first-child{text-align:left} .note{color:#666;font-size:12px}
 .controls{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:6px 0;padding:6px;background:#eef;border-radius:4px}
 .grid,.strip{display:flex;flex-wrap:wrap;gap:6px}
-.card{margin:0;width:104px;background:#fff;border:1px solid #ddd;border-radius:3px;padding:3px;font-size:11px}
-.card img,.card .noimg{width:96px;height:96px;object-fit:contain;display:block;background:#eee}
+.card{margin:0;width:132px;background:#fff;border:1px solid #ddd;border-radius:3px;padding:3px;font-size:11px}
+.card img,.card .noimg{width:96px;height:96px;object-fit:contain;display:block;margin:0 auto;background:#eee}
 .card .noimg{display:flex;align-items:center;justify-content:center;color:#999}
 .card figcaption{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .card .score{font-weight:600} .st-bad{color:#b00} .st-no_face,.st-missing{color:#a60}
 .row{display:flex;gap:6px;align-items:flex-start;margin:4px 0;padding:4px;background:#fff;border:1px solid #ddd}
 .row .info{width:200px;font-size:12px;overflow-wrap:anywhere} .hists{display:flex;flex-wrap:wrap;gap:12px}
-button{padding:2px 10px}
+button{padding:2px 10px} input[type=number]{width:6em}
 """
 
 JS = r"""
@@ -101,7 +101,9 @@ JS = r"""
     const m = state.m, ok = [];
     for (let i = 0; i < N; i++) if (D.scores[m][i] !== null) ok.push(i);
     const worstFirst = ok.slice().sort(byScore(m, D.lower_better ? 'desc' : 'asc'));
-    const n = Math.min(D.n_extreme, ok.length);
+    // with fewer than 2 x n_extreme faces, each list takes half so the two do not repeat each other
+    const n = ok.length === 1 ? 1 : Math.min(D.n_extreme, Math.floor(ok.length / 2));
+    $('n-worst').textContent = String(n); $('n-best').textContent = String(n);
     $('worst').replaceChildren(...worstFirst.slice(0, n).map((i) => card(i, m)));
     $('best').replaceChildren(...worstFirst.slice(-n).reverse().map((i) => card(i, m)));
   }

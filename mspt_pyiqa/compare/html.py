@@ -140,8 +140,8 @@ def render_page(data: ReportData, sections: Sequence[tuple] = (), n_extreme: int
     body.append("<h2>Statuses</h2>" + html_table(status_counts(data)))
     body.append(f"<h2>Score distribution</h2><div class='hists'>{hists}</div>")
     body.append("<div class='controls'><label>method <select id='method'></select></label></div>")
-    body.append(f"<h2>The {n_extreme} worst</h2><div id='worst' class='strip'></div>")
-    body.append(f"<h2>The {n_extreme} best</h2><div id='best' class='strip'></div>")
+    body.append("<h2>The <span id='n-worst'></span> worst</h2><div id='worst' class='strip'></div>")
+    body.append("<h2>The <span id='n-best'></span> best</h2><div id='best' class='strip'></div>")
     body.append("<h2>All faces by score (<span id='grid-count'></span>)</h2>"
                 "<div class='controls'><label>order <select id='order'><option value='desc'>best first</option>"
                 "<option value='asc'>worst first</option></select></label>"

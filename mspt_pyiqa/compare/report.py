@@ -5,6 +5,7 @@ by ``mspt-face compare`` (several methods, one item per matched relative path).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -36,18 +37,29 @@ def attach_thumbnails(data: ReportData, paths: Sequence[Sequence[Optional[str]]]
     return mode
 
 
-def rows_report(rows: Sequence[Row], title: str, page: Path, mode: str = "auto", size: int = 96,
-                workers: int = 2) -> ReportData:
-    """One item per row of a results file (each face of ``--detect`` runs is an item: ``path#face``)."""
-    keys: List[str] = []
+def display_keys(rows: Sequence[Row]) -> List[str]:
+    """Item names: paths relative to the deepest folder common to all rows, ``#face`` added for
+    images with several faces (``--detect``)."""
     counts: Dict[str, int] = {}
     for r in rows:
         counts[r["path"]] = counts.get(r["path"], 0) + 1
+    try:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(r["path"])) for r in rows]) if rows else ""
+    except ValueError:  # paths on different drives
+        root = ""
+    keys = []
     for r in rows:
-        multi = counts[r["path"]] > 1 and r.get("face") is not None
-        keys.append(f"{r['path']}#{r['face']}" if multi else r["path"])
+        name = Path(os.path.relpath(os.path.abspath(r["path"]), root)).as_posix() if root else r["path"]
+        keys.append(f"{name}#{r['face']}" if counts[r["path"]] > 1 and r.get("face") is not None else name)
+    return keys
+
+
+def rows_report(rows: Sequence[Row], title: str, page: Path, mode: str = "auto", size: int = 96,
+                workers: int = 2, name: str = "mspt_face") -> ReportData:
+    """One item per row of a results file (each face of ``--detect`` runs is an item: ``path#face``);
+    ``name`` labels the set of scores (the input's name)."""
     data = ReportData(
-        title=title, methods=["mspt_face"], keys=keys,
+        title=title, methods=[name], keys=display_keys(rows),
         scores=[[r["score"] if r["status"] == "ok" else None for r in rows]],
         status=[[r["status"] for r in rows]],
         messages=[[r.get("message") or "" for r in rows]],
