@@ -181,3 +181,23 @@ def test_report_rebuilt_from_compare_folder_reuses_its_thumbnails(degraded_run: 
     assert len(before) == 2 * N_FACES
     assert main(["report", str(out), "-o", str(out / "report.html"), "--thumbs", "folder"]) == 0
     assert sorted(p.name for p in (out / "report_files").glob("*.jpg")) == before
+
+
+def test_interrupted_cache_resumes_and_other_settings_rescore(folders: Dict[str, Path], tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture):
+    out = tmp_path / "out"
+    assert compare(out, folders["clean"], folders["blurred"], "--no-report") == 0
+    full = pd.read_csv(out / "pairs.csv").iloc[0]
+    cache = out / "scores" / "clean.csv"
+    lines = cache.read_text().splitlines(keepends=True)
+    cache.write_text("".join(lines[:6]))  # as if the run had stopped after 5 images
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert compare(out, folders["clean"], folders["blurred"], "--no-report") == 0
+    assert f"5 file(s) already in {cache}, {N_FACES - 5} to score" in caplog.text
+    assert pd.read_csv(out / "pairs.csv").iloc[0]["diff"] == pytest.approx(full["diff"], abs=1e-6)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert compare(out, folders["clean"], folders["blurred"], "--no-report", "--input-size", "160") == 0
+    assert "made with other model settings; scoring afresh" in caplog.text and "already in" not in caplog.text
+    assert pd.read_csv(out / "pairs.csv").iloc[0]["diff"] != pytest.approx(full["diff"], abs=1e-6)
