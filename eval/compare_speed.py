@@ -80,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import torch
 
     from mspt_pyiqa.cli.main import main as cli
-    from mspt_pyiqa.compare.run import CompareConfig, statistics, write_compare_report
+    from mspt_pyiqa.compare.run import statistics
     from mspt_pyiqa.utils.io import atomic_write_text, markdown_table
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="mspt_compare_speed_"))

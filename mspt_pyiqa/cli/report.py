@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 from mspt_pyiqa.cli.compare import add_model_arguments, add_page_arguments, scoring_machinery
