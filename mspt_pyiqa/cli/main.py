@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "train": ("mspt_pyiqa.cli.train", "run a multi-stage progressive training recipe"),
     "bench": ("mspt_pyiqa.cli.bench", "leaderboard: mspt_face and pyiqa metrics on face IQA datasets"),
     "corpus": ("mspt_pyiqa.cli.corpus", "build the synthetic face-quality corpus from clean face photos"),
+    "compare": ("mspt_pyiqa.cli.compare", "compare restoration methods on the same faces: paired statistics, tables, HTML report"),
+    "report": ("mspt_pyiqa.cli.report", "an HTML page of scored faces: histogram, sorted grid, worst and best"),
 }
 
 
