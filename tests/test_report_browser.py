@@ -52,10 +52,12 @@ def demo_pages(tmp_path_factory: pytest.TempPathFactory):
         Image.fromarray(apply(img, "gaussian_blur", 0.5, np.random.default_rng(0))).save(blurred / p.name)
     (root / "faces" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     report = root / "report.html"
-    assert main(["report", str(root / "faces"), "-o", str(report), "--workers", "0", "--no-progress"]) == 0
+    # The demo faces are crops, blurred ones included: scored whole (--faces crop), every row has a score.
+    assert main(["report", str(root / "faces"), "-o", str(report), "--workers", "0", "--no-progress",
+                 "--faces", "crop"]) == 0
     cmp_dir = root / "cmp"
     assert main(["compare", str(root / "faces"), str(blurred), "-o", str(cmp_dir), "--thumbs", "folder",
-                 "--workers", "0", "--no-progress", "--n-boot", "200"]) == 0
+                 "--workers", "0", "--no-progress", "--n-boot", "200", "--faces", "crop"]) == 0
     return report, cmp_dir / "report.html", len(faces)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 from mspt_pyiqa.cli.score import EXIT_INTERRUPTED, EXIT_NOTHING, EXIT_OK, EXIT_USAGE, default_workers
+from mspt_pyiqa.scoring.faces import FACE_MODES
 
 logger = logging.getLogger("mspt_pyiqa.compare")
 
@@ -24,13 +25,17 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scoring (as for mspt-face score)")
     g.add_argument("--weights", help="MSPT checkpoint (default: the released weights of the catalog)")
     g.add_argument("--input-size", type=int, help="short side the network sees (default: from the checkpoint or catalog)")
-    g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="torch (default) or onnxruntime (with --onnx-model: no torch needed)")
     g.add_argument("--onnx-model", help="exported model for --backend onnxruntime")
     g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
     g.add_argument("--batch-size", type=int, default=16, help="images per batch (default: %(default)s)")
     g.add_argument("--workers", type=int, default=default_workers(), help="DataLoader worker processes (default: %(default)s)")
-    g.add_argument("--detect", action="store_true", help="find faces with YuNet and score the largest (default: the image is the face)")
-    g.add_argument("--detector-model", help="YuNet ONNX file (default: $MSPT_FACE_DETECTOR or the cached download)")
+    g.add_argument("--faces", choices=FACE_MODES, default="auto",
+                   help="as for mspt-face score: auto (aligned crops scored whole, other images detected and aligned), "
+                        "crop or detect; with several faces the largest is compared (default: %(default)s)")
+    g.add_argument("--detect", action="store_const", const="detect", dest="faces", help="same as --faces detect")
+    g.add_argument("--detector-model", help="YuNet ONNX file (default: $MSPT_FACE_DETECTOR or the one shipped with the package)")
     g.add_argument("--min-size", type=int, default=32, help="refuse images with a shorter side (default: %(default)s px)")
     g.add_argument("--max-pixels", type=int, default=2**27, help="refuse larger images undecoded (default: %(default)s)")
     g.add_argument("--max-side", type=int, default=8192, help="reduce larger images to this long side (default: %(default)s)")
@@ -71,11 +76,11 @@ def scoring_machinery(args: argparse.Namespace) -> Tuple[Callable[[List[str], Pa
             from mspt_pyiqa.face.detector import resolve_detector_model
             from mspt_pyiqa.scoring.model import build_backend
 
-            detector = str(resolve_detector_model(args.detector_model)) if args.detect else None
+            detector = str(resolve_detector_model(args.detector_model)) if args.faces != "crop" else None
             backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model)
             built["backend"] = backend
             built["prep"] = PreprocessConfig(
-                input_size=backend.input_size, resize_mode=backend.resize_mode, detect=args.detect,
+                input_size=backend.input_size, resize_mode=backend.resize_mode, faces=args.faces,
                 detector_model=detector, min_side=args.min_size, max_pixels=args.max_pixels, max_side=args.max_side,
             )
         return built["backend"], built["prep"]
@@ -93,7 +98,7 @@ def model_settings(args: argparse.Namespace) -> Dict[str, Any]:
     from mspt_pyiqa.bench.runner import metric_key
 
     model = args.onnx_model if args.backend == "onnxruntime" and args.onnx_model else metric_key("mspt_face", args.weights)
-    return {"model": model, "backend": args.backend, "input_size": args.input_size, "detect": args.detect,
+    return {"model": model, "backend": args.backend, "input_size": args.input_size, "faces": args.faces,
             "detector_model": args.detector_model, "min_size": args.min_size, "max_pixels": args.max_pixels,
             "max_side": args.max_side}
 
