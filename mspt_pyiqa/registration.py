@@ -29,6 +29,8 @@ _OPTIONAL_PARTS: List[Tuple[str, str]] = [
     ("MODEL_REGISTRY", "mspt_pyiqa.train.pyiqa_model:MSPTModel"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:VQualAFIQADataset"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:FaceIQADataset"),
+    ("LOSS_REGISTRY", "mspt_pyiqa.train.losses:LadderRankLoss"),
+    ("LOSS_REGISTRY", "mspt_pyiqa.train.losses:TeacherDifferenceLoss"),
 ]
 
 

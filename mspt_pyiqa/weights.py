@@ -32,6 +32,8 @@ import torch
 import yaml
 from torch import nn
 
+from mspt_pyiqa.utils.io import atomic_save
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_DIR_ENV = "MSPT_PYIQA_WEIGHTS_DIR"
@@ -57,6 +59,7 @@ class WeightsEntry:
     date: str
     url: Optional[str] = None
     description: str = ""
+    recipe: Optional[str] = None
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
@@ -67,10 +70,14 @@ class WeightsEntry:
         return cls(name=name, **{k: v for k, v in data.items() if k != "name"})
 
     def how_to_get(self) -> str:
-        src = f"download it from {self.url}" if self.url else "get it from the project's release page"
+        if self.url:
+            src = f"Download it from {self.url} (or reinstall mspt-pyiqa, whose wheel ships it)"
+        else:
+            src = (f"No download is published for {self.file}: the mspt-pyiqa wheel ships it, so reinstall "
+                   "mspt-pyiqa (pip install --force-reinstall mspt-pyiqa), or copy the file")
         return (
-            f"{src} (or reinstall mspt-pyiqa, whose wheel ships it) and put it in ${WEIGHTS_DIR_ENV}, "
-            f"the package's weights/ folder or {hub_checkpoint_dir()}; or pass pretrained_model_path=/path/to/{self.file}"
+            f"{src} into ${WEIGHTS_DIR_ENV}, the package's weights/ folder or {hub_checkpoint_dir()}; "
+            f"or pass pretrained_model_path=/path/to/{self.file}"
         )
 
 
@@ -241,16 +248,11 @@ def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: 
 
 
 def save_checkpoint(net: nn.Module, path: Path, meta: Optional[Mapping[str, Any]] = None) -> str:
-    """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        torch.save({"params": state, "meta": dict(meta or {})}, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return sha256_file(path)
+    """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256.
+
+    Saved through a file object (no temp-file name inside the archive), so equal weights and
+    meta give byte-identical files and equal sha256.
+    """
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    atomic_save(Path(path), lambda f: torch.save({"params": state, "meta": dict(meta or {})}, f))
+    return sha256_file(Path(path))

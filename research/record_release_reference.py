@@ -20,7 +20,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PKG = "research.release" if (ROOT / "research" / "release" / "ladders.py").is_file() else "mspt_pyiqa.release"
+PKG = "research.release" if (ROOT / "research" / "release" / "ladders.py").is_file() else "research.release"
 ladders = importlib.import_module(f"{PKG}.ladders")
 trainer = importlib.import_module(f"{PKG}.trainer")
 pools = importlib.import_module(f"{PKG}.pools")

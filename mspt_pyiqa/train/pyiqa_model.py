@@ -18,9 +18,7 @@ Added to ``GeneralIQAModel``:
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from collections import OrderedDict
 from copy import deepcopy
 from pathlib import Path
@@ -38,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from mspt_pyiqa.train.losses import Objective
+from mspt_pyiqa.utils.io import atomic_save
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
 
 # Batch keys moved to the device besides the image (see mspt_pyiqa.data.datasets).
@@ -45,17 +44,12 @@ _EXTRA_KEYS = ("has_mos", "replay", "teacher_score", "teacher_feats", "seed", "i
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp file in the same folder, then os.replace: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """torch.save through a temp file beside ``path`` (a kill never leaves half a file).
+
+    Saved through a file object, so the archive's inner name does not depend on the temp
+    file's random name: equal objects give byte-identical files.
+    """
+    atomic_save(path, lambda f: torch.save(obj, f))
 
 
 def rng_state() -> Dict[str, Any]:
@@ -154,6 +148,12 @@ class MSPTModel(GeneralIQAModel):
 
             self.teacher_net = build_teacher_network(teacher, self.device)
             self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
+        self.ladder_rank = self.ladder_teacher = None
+        if train_opt.get("ladder"):
+            from mspt_pyiqa.train.losses import build_ladder_losses
+
+            self.ladder_rank, self.ladder_teacher = build_ladder_losses(train_opt["ladder"])
+        self.grad_clip_norm = float(train_opt.get("grad_clip_norm") or 0.0)
         decay = train_opt.get("ema_decay")
         self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
         self.use_amp = bool(train_opt.get("amp", False)) and self.device.type == "cuda"
@@ -188,19 +188,52 @@ class MSPTModel(GeneralIQAModel):
                 bare = self.get_bare_model(self.net)
                 pull = sum((p - q).pow(2).sum() for p, q in zip(bare.parameters(), self.prev_net.parameters()))
                 losses["l_l2_pull"] = self.l2_pull_weight * pull
-        l_total = sum(losses.values())
-        if self.scaler is not None:
-            self.scaler.scale(l_total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            l_total.backward()
-            self.optimizer.step()
-        if self.net_ema is not None:
-            self.net_ema.update_parameters(self.get_bare_model(self.net))
+        l_total = self._step(losses)
         losses["l_total"] = l_total.detach()
         self.output_score = score.detach()
         self.log_dict = self.reduce_loss_dict(losses)
+
+    def _step(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Backward of the summed losses, optional gradient clipping, optimiser and EMA update."""
+        l_total = sum(losses.values())
+        if self.scaler is not None:
+            self.scaler.scale(l_total).backward()
+            if self.grad_clip_norm:
+                self.scaler.unscale_(self.optimizer)
+        else:
+            l_total.backward()
+        if self.grad_clip_norm:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.net_ema is not None:
+            self.net_ema.update_parameters(self.get_bare_model(self.net))
+        return l_total
+
+    def ladder_losses(self, data: Dict[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+        """Losses of one ladder batch (:class:`~mspt_pyiqa.train.ladder_data.LadderBatches`): the
+        label losses plus ``train.ladder.loss`` (and ``teacher_loss`` when set), in train mode."""
+        x = data["img"].to(self.device)
+        mos = data["mos_label"].to(self.device).view(-1)
+        group, anchor = data["ladder_group"].to(self.device), data["ladder_anchor"].to(self.device)
+        score = self.net(x).view(-1)
+        losses = self.objective.label_losses(score, mos)
+        losses["l_ladder_rank"] = self.ladder_rank(score, mos, group, anchor)
+        if self.ladder_teacher is not None:
+            losses["l_ladder_teacher"] = self.ladder_teacher(score, data["teacher_score"].to(self.device).view(-1), mos, group)
+        return losses
+
+    def optimize_ladder(self, data: Dict[str, torch.Tensor]) -> Dict[str, float]:
+        """One optimiser step on a ladder batch; returns its losses as floats (``l_ladder_*``)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+            losses = self.ladder_losses(data)
+        l_total = self._step(losses)
+        return {"l_ladder_total": float(l_total.detach()), **{k: float(v.detach()) for k, v in losses.items() if k.startswith("l_ladder")}}
 
     # ------------------------------------------------------------------ evaluation
     def eval_network(self) -> torch.nn.Module:

@@ -42,7 +42,10 @@ import torch.distributed as dist
 import yaml
 from pyiqa.utils.misc import set_random_seed
 
-from mspt_pyiqa.train.runfiles import git_commit, write_json, write_yaml
+from mspt_pyiqa.options import packaged_recipes, resolve_option_file
+from mspt_pyiqa.train.runfiles import git_commit
+from mspt_pyiqa.utils.io import atomic_write_json as write_json, atomic_write_yaml as write_yaml
+from mspt_pyiqa.train.schema import recipe_problems, stage_problems
 from mspt_pyiqa.train.stage import StageResult, run_stage
 
 logger = logging.getLogger(__name__)
@@ -93,13 +96,22 @@ def _resolve_path(value: Any, base: Path) -> Any:
 
 
 def load_yaml(path: Path) -> Dict[str, Any]:
-    path = Path(path)
+    """A YAML mapping from ``path`` (or the packaged option file it names, see
+    :func:`mspt_pyiqa.options.resolve_option_file`); one-line :class:`RecipeError` otherwise."""
+    path = resolve_option_file(path)
     if not path.is_file():
-        raise RecipeError(f"file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        raise RecipeError(f"file not found: {path} (packaged recipes: {', '.join(packaged_recipes())})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise RecipeError(f"{path}: YAML syntax error{where}: {err.problem or err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise RecipeError(f"{path}: not readable YAML ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise RecipeError(f"{path}: expected a YAML mapping at top level")
+        raise RecipeError(f"{path}: expected a YAML mapping at top level, got {type(data).__name__}")
     return data
 
 
@@ -123,10 +135,16 @@ def _resolve_dataset_paths(dopt: Dict[str, Any], base: Path) -> None:
         _resolve_dataset_paths(src, base)
 
 
+def stage_file(option: str, recipe_dir: Path) -> Path:
+    """A stage's option file: relative to the recipe's folder, else the packaged file it names."""
+    local = Path(_resolve_path(option, recipe_dir))
+    return local if local.is_file() else resolve_option_file(option)
+
+
 def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[str, Any]:
     """Stage ``index``'s pyiqa options: its file + recipe overrides, paths made absolute."""
     spec = recipe["stages"][index]
-    opt_file = Path(_resolve_path(spec["option"], recipe_dir))
+    opt_file = stage_file(spec["option"], recipe_dir)
     opt = load_yaml(opt_file)
     opt = deep_merge(opt, recipe.get("overrides"))
     # Precedence: stage file < recipe-wide overrides < recipe anti_forgetting < this stage's overrides.
@@ -137,6 +155,8 @@ def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[
         # Relative data paths follow pyiqa's convention (the working directory); the
         # resolved options record them absolute.
         _resolve_dataset_paths(dopt, Path.cwd())
+    if isinstance(opt.get("train"), dict) and isinstance(opt["train"].get("ladder"), dict):
+        _resolve_dataset_paths(opt["train"]["ladder"], Path.cwd())
     for key in ("num_gpu",):
         if key in recipe:
             opt[key] = recipe[key]
@@ -172,6 +192,65 @@ def with_replay(opt: Dict[str, Any], previous: Sequence[Dict[str, Any]], recipe:
     keep = {k: v for k, v in train.items() if k not in SOURCE_KEYS and k != "sources"}
     opt["datasets"]["train"] = dict(keep, type="FaceIQADataset", sources=sources + own)
     return opt
+
+
+def check_recipe(recipe_path: Path, overrides: Optional[Mapping[str, Any]] = None) -> "tuple[Dict[str, Any], List[Dict[str, Any]], List[str]]":
+    """Read and validate a recipe and every stage's resolved options, doing no work.
+
+    Returns ``(recipe, stage options, problems)``: every problem found (schema: unknown keys
+    with a hint, types, ranges; unreadable files), each one line naming the file and key path.
+    Stage options are resolved as the run would (merges, replay, seeds), without a checkpoint.
+    """
+    recipe_path = resolve_option_file(recipe_path)
+    try:
+        recipe = load_yaml(recipe_path)
+        recipe = apply_dotted(recipe, overrides or {})
+    except RecipeError as err:
+        return {}, [], [str(err)]
+    except (IndexError, ValueError, TypeError, AttributeError) as err:
+        return {}, [], [f"{recipe_path}: --set override does not fit the recipe ({type(err).__name__}: {err})"]
+    problems = recipe_problems(recipe, str(recipe_path))
+    stages = recipe.get("stages")
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, dict) and isinstance(s.get("option"), str) for s in stages):
+        return recipe, [], problems
+    resolved: List[Dict[str, Any]] = []
+    for k, spec in enumerate(recipe["stages"]):
+        source = f"{recipe_path} stage {k + 1}"
+        try:
+            source = str(stage_file(spec["option"], Path(recipe_path).resolve().parent))
+            opt = stage_options(recipe, Path(recipe_path).resolve().parent, k)
+        except RecipeError as err:
+            problems.append(str(err))
+            continue
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"{source}: cannot be merged with the recipe ({type(err).__name__}: {err})")
+            continue
+        stage_errs = stage_problems(opt, source)
+        problems.extend(stage_errs)
+        if not stage_errs:
+            try:
+                opt = with_replay(opt, resolved, recipe)
+            except RecipeError as err:
+                problems.append(str(err))
+        resolved.append(opt)
+    return recipe, resolved, problems
+
+
+def describe_stages(stages: Sequence[Mapping[str, Any]]) -> List[str]:
+    """One line per resolved stage: name, resolution, epochs, batch, lr, data sources, extras."""
+    lines = []
+    for k, opt in enumerate(stages, start=1):
+        train = opt.get("datasets", {}).get("train", {})
+        sources = [Path(str(s.get("meta_info_file") or s.get("dataroot_target") or "?")).name + (" (replay)" if s.get("replay") else "") for s in train.get("sources") or [train]]
+        t = opt.get("train", {})
+        extras = [k2 for k2 in ("teacher", "ladder", "ema_decay", "amp") if t.get(k2)]
+        af = {k2: v for k2, v in (t.get("anti_forgetting") or {}).items() if v}
+        lines.append(
+            f"stage {k} {opt.get('name')}: {opt.get('network', {}).get('test_img_size')} px, {t.get('total_epoch')} epoch(s), "
+            f"batch {train.get('batch_size_per_gpu')}, lr {t.get('optim', {}).get('lr')}, seed {opt.get('manual_seed')}, "
+            f"num_gpu {opt.get('num_gpu', 0)}, data {', '.join(sources)}"
+            + (f", anti-forgetting {af}" if af else "") + (f", with {', '.join(extras)}" if extras else ""))
+    return lines
 
 
 def init_distributed(recipe: Mapping[str, Any], num_gpu: Any) -> Dict[str, Any]:
@@ -220,10 +299,11 @@ def run_recipe(
             global iteration n, as a kill would.
         forgetting: compute the forgetting table at the end.
     """
-    recipe_path, out_dir = Path(recipe_path).resolve(), Path(out_dir)
-    recipe = apply_dotted(load_yaml(recipe_path), overrides or {})
-    if not recipe.get("stages"):
-        raise RecipeError(f"{recipe_path}: no stages")
+    recipe_path, out_dir = resolve_option_file(recipe_path).resolve(), Path(out_dir)
+    recipe, _, problems = check_recipe(recipe_path, overrides)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s); --dry-run lists them all)" if len(problems) > 1 else ""
+        raise RecipeError(problems[0] + more)
     dist_info = init_distributed(recipe, stage_options(recipe, recipe_path.parent, 0).get("num_gpu", 0))
     main = dist_info["rank"] == 0
     out_dir.mkdir(parents=True, exist_ok=True)

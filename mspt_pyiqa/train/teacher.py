@@ -35,7 +35,7 @@ from torchvision.transforms.functional import to_tensor
 from tqdm import tqdm
 
 from mspt_pyiqa.data.meta import normalize_mos
-from mspt_pyiqa.train.runfiles import write_json
+from mspt_pyiqa.utils.io import atomic_write_json as write_json
 from mspt_pyiqa.weights import read_checkpoint, sha256_file
 
 logger = logging.getLogger(__name__)
