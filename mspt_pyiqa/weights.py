@@ -82,7 +82,11 @@ class WeightsEntry:
 
 
 def package_weights_dir() -> Path:
-    """The package's own ``weights/`` folder (installed package data, else the source tree's)."""
+    """The package's own ``weights/`` folder: the source tree's beside the imported package
+    (a checkout), else the installed package data (a wheel)."""
+    source = Path(__file__).resolve().parent.parent / "weights"
+    if (source / CATALOG_FILE).is_file() and (source / "__init__.py").is_file():
+        return source
     try:
         from importlib.resources import files
 

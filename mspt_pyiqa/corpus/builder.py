@@ -187,11 +187,14 @@ def build_stage(
     flush_every: int = 50,
     progress: bool = True,
     workers: int = 1,
+    levels_split: str = "test",
 ) -> BuildResult:
     """Build one stage's images and CSV under ``out_dir``; returns a :class:`BuildResult`.
 
     ``levels_mode`` writes every test-split photo at every kind of the stage x every level
-    to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps N photos per source set
+    to ``<stage>_levels.csv`` instead of random draws (``levels_split``: another split's photos,
+    e.g. ``train`` for the ladder ranking term of ``mspt-face train``; the CSV is then
+    ``<stage>_levels_<split>.csv``). ``limit`` keeps N photos per source set
     (a seeded choice; in levels mode N test photos), for quick or test builds. ``workers > 1`` degrades
     photos in that many processes (results are identical: every image has its own seed).
     """
@@ -205,7 +208,7 @@ def build_stage(
         raise ValueError(f"no source photos under {faces} for sets {config.get('sources')}")
     splits = assign_splits([s.source_id for s in sources], dict(config.get("split", {"val": 0.1, "test": 0.1})), seed)
     if levels_mode:  # before --limit, so that the limit counts test photos
-        sources = [s for s in sources if splits[s.source_id] == "test"]
+        sources = [s for s in sources if splits[s.source_id] == levels_split]
     if limit:
         chosen: List[Source] = []
         for sset in sorted({s.source_set for s in sources}):
@@ -215,8 +218,9 @@ def build_stage(
         sources = chosen
     n = int(samples_per_source or config.get("samples_per_source", 4))
     kinds = list(dict.fromkeys(e["kind"] for e in sampler.entries))
-    csv_path = out_dir / (f"{stage}_levels.csv" if levels_mode else f"{stage}.csv")
-    img_dir = f"{stage}_levels" if levels_mode else stage
+    suffix = "_levels" + ("" if levels_split == "test" else f"_{levels_split}")
+    csv_path = out_dir / (f"{stage}{suffix}.csv" if levels_mode else f"{stage}.csv")
+    img_dir = f"{stage}{suffix}" if levels_mode else stage
 
     done: Dict[Tuple[str, int], Dict[str, Any]] = {}  # (dist_img, seed): pristine rows share a file
     if csv_path.is_file():
