@@ -1,9 +1,11 @@
 """Package discovery that pyproject.toml cannot express: the top-level ``weights/`` folder
-is installed as ``mspt_pyiqa.released_weights`` so released checkpoints travel in the wheel.
+is installed as ``mspt_pyiqa.released_weights`` so released checkpoints travel in the wheel;
+``research/`` (how past releases were made) is not packaged.
 All other metadata lives in pyproject.toml."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
-    packages=find_packages(include=["mspt_pyiqa", "mspt_pyiqa.*"]) + ["mspt_pyiqa.released_weights"],
+    # Namespace discovery so data-only folders (options/recipes, options/stages) are packages too.
+    packages=find_namespace_packages(include=["mspt_pyiqa", "mspt_pyiqa.*"], exclude=["*.__pycache__"]) + ["mspt_pyiqa.released_weights"],
     package_dir={"mspt_pyiqa.released_weights": "weights"},
 )

@@ -20,6 +20,9 @@ def test_non_editable_install_finds_its_weights(tmp_path: Path) -> None:
         check=True, cwd=tmp_path,
     )
     assert (target / "mspt_pyiqa" / "released_weights" / "catalog.yaml").is_file()
+    # the product only: no release trainer or research code; the option files travel with it
+    assert not (target / "mspt_pyiqa" / "release").exists() and not (target / "research").exists()
+    assert (target / "mspt_pyiqa" / "options" / "recipes" / "synthetic_faces.yml").is_file()
     probe = textwrap.dedent(
         """
         import json, sys
@@ -41,6 +44,12 @@ def test_non_editable_install_finds_its_weights(tmp_path: Path) -> None:
     import json
 
     info = json.loads(out.strip().splitlines()[-1])
+    # The README's training example from the installed package, in a folder without options/.
+    subprocess.run([sys.executable, "-m", "mspt_pyiqa.train.toy", "runs/toy", "--epochs", "1"], check=True, cwd=tmp_path, env=env)
+    for recipe in ("runs/toy/recipe.yml", "options/recipes/synthetic_faces.yml", "mspt_face_v11"):
+        done = subprocess.run([sys.executable, "-m", "mspt_pyiqa.cli.main", "train", recipe, "--dry-run"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "valid" in done.stdout, (recipe, done.stdout, done.stderr)
     assert info["module"].startswith(str(target)), info
     assert info["weights_dir"].startswith(str(target)), info
     assert info["listed"]
