@@ -21,8 +21,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +30,7 @@ import torch
 import yaml
 from torch import nn
 
-from mspt_pyiqa.utils.io import atomic_save
+from mspt_pyiqa.utils.io import atomic_save, atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +152,16 @@ def _check(path: Path, entry: WeightsEntry) -> Path:
 
 
 def download_atomic(url: str, dest: Path, expected_sha256: str, timeout: float = _DOWNLOAD_TIMEOUT_S) -> Path:
-    """Download ``url`` to ``dest`` through a temporary file in the same folder; check sha256, then rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        actual = sha256_file(tmp)
-        if actual != expected_sha256:
-            raise WeightsError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; nothing was saved")
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Download ``url`` to ``dest`` through a temporary file beside it; the file appears only when
+    its sha256 is ``expected_sha256`` (:func:`mspt_pyiqa.utils.io.atomic_write`)."""
+    digest = hashlib.sha256()
+    with atomic_write(dest, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        for block in iter(lambda: resp.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+        if digest.hexdigest() != expected_sha256:
+            raise WeightsError(f"download of {url} has sha256 {digest.hexdigest()}, expected {expected_sha256}; nothing was saved")
+    return dest
 
 
 def resolve_weights(

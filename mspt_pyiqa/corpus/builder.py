@@ -15,8 +15,6 @@ with its path and the reason, listed in ``<stage>_errors.csv`` and skipped.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -37,6 +35,7 @@ from mspt_pyiqa.corpus.sources import (
     stable_hash,
 )
 from mspt_pyiqa.degrade import apply
+from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +69,12 @@ def write_png_atomic(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError(f"could not encode PNG for {path}")
-    tmp = path.with_name(path.name + ".tmp")
-    buf.tofile(str(tmp))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV through a temp file in the same folder + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    """Write a CSV atomically (:func:`mspt_pyiqa.utils.io.atomic_write_text`)."""
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def _stem(source_id: str) -> str:
