@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from mspt_pyiqa.utils.io import atomic_write_bytes
+from mspt_pyiqa.weights import release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class _NormalisedNet(nn.Module):
 def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata: Dict[str, str] = None) -> Path:
     """Write ``net`` (an eval-mode :class:`~mspt_pyiqa.archs.MSPTNet`) to ``path`` atomically and check it."""
     path = Path(path)
-    size = int(net.test_img_size or 448)
+    size = int(net.test_img_size or release_input_size())
     wrapper = _NormalisedNet(net).eval().cpu()
     buf = io.BytesIO()
     with torch.no_grad():

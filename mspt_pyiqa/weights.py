@@ -35,6 +35,8 @@ from mspt_pyiqa.utils.io import atomic_save, atomic_write
 logger = logging.getLogger(__name__)
 
 WEIGHTS_DIR_ENV = "MSPT_PYIQA_WEIGHTS_DIR"
+#: Input size (px) when the catalog lists no release: the paper's final stage (0.4687 GFLOPs).
+FALLBACK_INPUT_SIZE = 448
 CATALOG_FILE = "catalog.yaml"
 _DOWNLOAD_TIMEOUT_S = 30
 
@@ -131,6 +133,16 @@ def get_entry(name: Optional[str] = None) -> WeightsEntry:
     if name not in catalog:
         raise WeightsError(f"unknown MSPT weights {name!r}; released: {sorted(catalog)}")
     return catalog[name]
+
+
+def release_input_size(name: Optional[str] = None) -> int:
+    """Input size (px, short side) of release ``name`` (default: the catalog's default release).
+
+    The catalog is the one place that knows it; the network, the pyiqa metric config, scoring and
+    ONNX export ask here (as timm models ask their pretrained config).
+    """
+    name = name or default_entry_name()
+    return get_entry(name).input_size if name else FALLBACK_INPUT_SIZE
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

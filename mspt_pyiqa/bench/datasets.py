@@ -23,6 +23,8 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from mspt_pyiqa.data.converters import read_vquala_labels
+
 logger = logging.getLogger(__name__)
 
 LAYOUTS = ("auto", "pyiqa", "vquala", "corpus")
@@ -161,12 +163,9 @@ def _read_vquala(spec: DatasetSpec) -> List[BenchItem]:
     csv = spec.path / f"{split}.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"VQualA dataset {spec.path}: {csv.name} not found")
-    df = pd.read_csv(csv, header=None, names=["image_name", "score"], dtype={"image_name": str})
-    items = []
-    for name, score in zip(df["image_name"], df["score"]):
-        name = name if Path(name).suffix else f"{name}.png"
-        items.append(BenchItem(path=spec.path / split / name, mos=float(score)))
-    return items
+    # The one VQualA reader (suffix rule, bad rows) is the training data's.
+    frame = read_vquala_labels(csv, spec.path / split)
+    return [BenchItem(path=Path(p), mos=float(m)) for p, m in zip(frame["path"], frame["mos"])]
 
 
 def load_dataset(spec: DatasetSpec, max_images: Optional[int] = None, seed: int = 0) -> BenchDataset:
