@@ -23,6 +23,7 @@ _PARTS: List[Tuple[str, str]] = [
 ]
 # Parts added by later modules (training, datasets) register themselves here.
 _OPTIONAL_PARTS: List[Tuple[str, str]] = [
+    ("ARCH_REGISTRY", "mspt_pyiqa.archs.teacher_arch:MobileNetV2IQA"),
     ("MODEL_REGISTRY", "mspt_pyiqa.train.pyiqa_model:MSPTModel"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:VQualAFIQADataset"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:FaceIQADataset"),

@@ -81,7 +81,7 @@ def test_packaged_recipes_validate_by_name_from_any_folder(name: str, tmp_path: 
     for spelled in (f"options/recipes/{name}.yml", name):
         rc, lines = _dry(Path(spelled), capsys)
         assert rc == 0 and lines[0].endswith("valid"), lines
-        assert len([line for line in lines if line.lstrip().startswith("stage ")]) == 3
+        assert len([line for line in lines if line.lstrip().startswith("stage ")]) >= 3
 
 
 def test_default_release_names_its_recipe_and_it_validates() -> None:

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def dry_run(args: argparse.Namespace) -> int:
     """Validate without training: 0 and the resolved stages, or 2 and every problem (one per line)."""
-    from mspt_pyiqa.train.recipe import check_recipe, describe_stages
+    from mspt_pyiqa.train.recipe import check_recipe, describe_stages, is_auxiliary
 
     try:
         overrides = parse_overrides(args.overrides)
@@ -53,7 +53,7 @@ def dry_run(args: argparse.Namespace) -> int:
             print(f"error: {p}")
         return 2
     print(f"recipe {recipe.get('name', args.recipe.stem)}: {len(stages)} stage(s), valid")
-    for line in describe_stages(stages):
+    for line in describe_stages(stages, [is_auxiliary(recipe, k) for k in range(len(stages))]):
         print("  " + line)
     return 0
 

@@ -67,6 +67,29 @@ def set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@torch.no_grad()
+def feature_projection(student: torch.nn.Module, teacher: torch.nn.Module, device: torch.device) -> torch.nn.Linear:
+    """Linear map from the student's pooled features to the teacher's (sizes probed on a 64 px input)."""
+    probe = torch.zeros(2, 3, 64, 64, device=device)
+    was = student.training
+    student.eval()
+    s_dim = student(probe, return_features=True)[1].shape[1]
+    student.train(was)
+    t_dim = teacher(probe, return_features=True)[1].shape[1]
+    return torch.nn.Linear(s_dim, t_dim).to(device)
+
+
+def cosine_feature_term(proj: torch.nn.Module):
+    """Per-sample ``1 - cos(proj(student features), teacher features)`` (the release trainer's
+    feature distillation); samples without finite teacher features are masked out."""
+    def term(outputs, batch):
+        target = batch["teacher_feats"].float()
+        mask = torch.isfinite(target).all(dim=1)
+        per = 1.0 - torch.nn.functional.cosine_similarity(proj(outputs["features"].float()), torch.nan_to_num(target), dim=1)
+        return torch.where(mask, per, torch.zeros_like(per)), mask
+    return term
+
+
 class MSPTModel(GeneralIQAModel):
     """Trainer of :class:`~mspt_pyiqa.archs.MSPTNet` for one stage (pyiqa model API)."""
 
@@ -139,7 +162,7 @@ class MSPTModel(GeneralIQAModel):
                 self.objective.add_config_term("distill", {"pred": "score", "target": "prev_score", "mask": "replay", "weight": self.distill_weight})
             if self.distill_feat_weight:
                 self.objective.add_config_term("distill_feat", {"pred": "features", "target": "prev_feats", "mask": "replay", "weight": self.distill_feat_weight})
-        self.teacher_net = None
+        self.teacher_net = self.teacher_proj = None
         teacher = train_opt.get("teacher") or {}
         if float(teacher.get("feature_weight", 0.0)):
             # Online feature distillation: pooled (N, 1024) features of an MSPT-architecture
@@ -147,7 +170,13 @@ class MSPTModel(GeneralIQAModel):
             from mspt_pyiqa.train.teacher import build_teacher_network
 
             self.teacher_net = build_teacher_network(teacher, self.device)
-            self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
+            if teacher.get("feature_loss", "mse") == "cosine":
+                # A teacher of another shape (e.g. MobileNetV2IQA, 1280-d): the student's pooled
+                # features go through a trained linear projection, loss 1 - cosine similarity.
+                self.teacher_proj = feature_projection(self.get_bare_model(self.net), self.teacher_net, self.device)
+                self.objective.register_term("teacher_feat", cosine_feature_term(self.teacher_proj), float(teacher["feature_weight"]))
+            else:
+                self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
         self.ladder_rank = self.ladder_teacher = None
         if train_opt.get("ladder"):
             from mspt_pyiqa.train.losses import build_ladder_losses
@@ -162,6 +191,8 @@ class MSPTModel(GeneralIQAModel):
         self.opt = dict(self.opt)
         self.opt["train"] = deepcopy(train_opt)
         self.setup_optimizers()
+        if self.teacher_proj is not None:
+            self.optimizer.add_param_group({"params": list(self.teacher_proj.parameters())})
         self.setup_schedulers()
         self.log_dict = OrderedDict()
 
@@ -291,6 +322,7 @@ class MSPTModel(GeneralIQAModel):
             "net_best": {k: v.detach().cpu() for k, v in self.net_best.state_dict().items()},
             "ema": self.net_ema.state_dict() if self.net_ema is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "teacher_proj": self.teacher_proj.state_dict() if self.teacher_proj is not None else None,
             "best_metric_results": deepcopy(getattr(self, "best_metric_results", None)),
             "rng": rng_state(),
         }
@@ -311,6 +343,8 @@ class MSPTModel(GeneralIQAModel):
             self.net_best.load_state_dict(resume_state["net_best"])
         if self.net_ema is not None and resume_state.get("ema") is not None:
             self.net_ema.load_state_dict(resume_state["ema"])
+        if self.teacher_proj is not None and resume_state.get("teacher_proj") is not None:
+            self.teacher_proj.load_state_dict(resume_state["teacher_proj"])
         if self.scaler is not None and resume_state.get("scaler") is not None:
             self.scaler.load_state_dict(resume_state["scaler"])
         if resume_state.get("best_metric_results") is not None:

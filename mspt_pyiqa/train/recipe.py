@@ -135,6 +135,23 @@ def _resolve_dataset_paths(dopt: Dict[str, Any], base: Path) -> None:
         _resolve_dataset_paths(src, base)
 
 
+def is_auxiliary(recipe: Mapping[str, Any], index: int) -> bool:
+    """An ``auxiliary: true`` stage (e.g. fitting a teacher) is outside the chain: it starts from
+    its own options, its data is not replayed, the next stage does not start from it, and it is
+    not in the forgetting table. Later stages refer to its best checkpoint as ``@<its name>``."""
+    return bool((recipe["stages"][index] or {}).get("auxiliary", False))
+
+
+def resolve_stage_refs(opt: Dict[str, Any], best: Mapping[str, str]) -> None:
+    """Replace ``train.teacher.path: "@<stage name>"`` by that earlier stage's best checkpoint."""
+    teacher = (opt.get("train") or {}).get("teacher")
+    path = teacher.get("path") if isinstance(teacher, dict) else None
+    if isinstance(path, str) and path.startswith("@"):
+        if path[1:] not in best:
+            raise RecipeError(f"stage {opt.get('name')}: train.teacher.path {path!r} names no earlier stage (earlier: {sorted(best) or 'none'})")
+        teacher["path"] = best[path[1:]]
+
+
 def stage_file(option: str, recipe_dir: Path) -> Path:
     """A stage's option file: relative to the recipe's folder, else the packaged file it names."""
     local = Path(_resolve_path(option, recipe_dir))
@@ -148,7 +165,7 @@ def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[
     opt = load_yaml(opt_file)
     opt = deep_merge(opt, recipe.get("overrides"))
     # Precedence: stage file < recipe-wide overrides < recipe anti_forgetting < this stage's overrides.
-    if recipe.get("anti_forgetting") is not None:
+    if recipe.get("anti_forgetting") is not None and not is_auxiliary(recipe, index):
         opt.setdefault("train", {})["anti_forgetting"] = deep_merge(opt.get("train", {}).get("anti_forgetting") or {}, recipe["anti_forgetting"])
     opt = deep_merge(opt, spec.get("overrides"))
     for dopt in opt.get("datasets", {}).values():
@@ -229,15 +246,18 @@ def check_recipe(recipe_path: Path, overrides: Optional[Mapping[str, Any]] = Non
         problems.extend(stage_errs)
         if not stage_errs:
             try:
-                opt = with_replay(opt, resolved, recipe)
+                if not is_auxiliary(recipe, k):
+                    opt = with_replay(opt, [o for j, o in enumerate(resolved) if not is_auxiliary(recipe, j)], recipe)
+                resolve_stage_refs(opt, {o["name"]: f"<best checkpoint of stage {o['name']}>" for o in resolved})
             except RecipeError as err:
                 problems.append(str(err))
         resolved.append(opt)
     return recipe, resolved, problems
 
 
-def describe_stages(stages: Sequence[Mapping[str, Any]]) -> List[str]:
-    """One line per resolved stage: name, resolution, epochs, batch, lr, data sources, extras."""
+def describe_stages(stages: Sequence[Mapping[str, Any]], auxiliary: Optional[Sequence[bool]] = None) -> List[str]:
+    """One line per resolved stage: name, resolution, epochs, batch, lr, data sources, extras
+    (``auxiliary``: which stages are outside the chain, see :func:`is_auxiliary`)."""
     lines = []
     for k, opt in enumerate(stages, start=1):
         train = opt.get("datasets", {}).get("train", {})
@@ -246,9 +266,9 @@ def describe_stages(stages: Sequence[Mapping[str, Any]]) -> List[str]:
         extras = [k2 for k2 in ("teacher", "ladder", "ema_decay", "amp") if t.get(k2)]
         af = {k2: v for k2, v in (t.get("anti_forgetting") or {}).items() if v}
         lines.append(
-            f"stage {k} {opt.get('name')}: {opt.get('network', {}).get('test_img_size')} px, {t.get('total_epoch')} epoch(s), "
+            f"stage {k} {opt.get('name')}{' (auxiliary)' if auxiliary and auxiliary[k - 1] else ''}: {opt.get('network', {}).get('test_img_size')} px, {t.get('total_epoch')} epoch(s), "
             f"batch {train.get('batch_size_per_gpu')}, lr {t.get('optim', {}).get('lr')}, seed {opt.get('manual_seed')}, "
-            f"num_gpu {opt.get('num_gpu', 0)}, data {', '.join(sources)}"
+            f"{opt.get('network', {}).get('type')}, num_gpu {opt.get('num_gpu', 0)}, data {', '.join(sources)}"
             + (f", anti-forgetting {af}" if af else "") + (f", with {', '.join(extras)}" if extras else ""))
     return lines
 
@@ -328,10 +348,16 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         write_yaml(out_dir / "recipe.yml", recipe)
     resolved: List[Dict[str, Any]] = []
     results: List[StageResult] = []
+    main_opts: List[Dict[str, Any]] = []  # stages of the chain (not auxiliary)
+    prev: Optional[StageResult] = None     # the chain's last result
     for k in range(len(recipe["stages"])):
-        opt = with_replay(stage_options(recipe, recipe_path.parent, k), resolved, recipe)
-        if results:
-            opt["path"]["pretrain_network"] = results[-1].best_checkpoint
+        aux = is_auxiliary(recipe, k)
+        opt = stage_options(recipe, recipe_path.parent, k)
+        if not aux:
+            opt = with_replay(opt, main_opts, recipe)
+            if prev is not None:
+                opt["path"]["pretrain_network"] = prev.best_checkpoint
+        resolve_stage_refs(opt, {r.name: r.best_checkpoint for r in results})
         opt.update(dist_info, is_train=True, auto_resume=False)
         stage_dir = out_dir / f"{k + 1}_{opt['name']}"
         done = stage_dir / "result.json"
@@ -341,8 +367,10 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         if main:
             write_yaml(saved, _comparable(opt))
         resolved.append(opt)
-        if done.is_file() and results and load_yaml(done).get("pretrain_sha256") != results[-1].best_sha256:
-            raise RecipeError(f"{done}: stage started from another checkpoint than {results[-1].best_checkpoint}")
+        if not aux:
+            main_opts.append(opt)
+        if done.is_file() and prev is not None and not aux and load_yaml(done).get("pretrain_sha256") != prev.best_sha256:
+            raise RecipeError(f"{done}: stage started from another checkpoint than {prev.best_checkpoint}")
         if done.is_file():
             result = StageResult(**{**load_yaml(done)})
             logger.info("stage %s already finished (%s), skipped", opt["name"], done)
@@ -357,9 +385,11 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
             stop = stop_after["iter"] if stop_after and int(stop_after["stage"]) == k else None
             logger.info("stage %d/%d %s: start weights %s", k + 1, len(recipe["stages"]), opt["name"], opt["path"].get("pretrain_network") or "(fresh)")
             result = run_stage(opt, stage_dir, stop_after_iter=stop, teacher_hook=hook)
-        if results and result.pretrain_sha256 != results[-1].best_sha256:
-            raise RecipeError(f"stage {opt['name']} loaded sha256 {result.pretrain_sha256}, expected {results[-1].best_sha256}")
+        if prev is not None and not aux and result.pretrain_sha256 != prev.best_sha256:
+            raise RecipeError(f"stage {opt['name']} loaded sha256 {result.pretrain_sha256}, expected {prev.best_sha256}")
         results.append(result)
+        if not aux:
+            prev = result
         summary["stages"].append({k2: v for k2, v in asdict(result).items() if k2 != "history"})
         if main:
             write_json(out_dir / "run.json", summary)
@@ -367,7 +397,9 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         from mspt_pyiqa.train.forgetting import forgetting_table, write_forgetting
 
         entries = []
-        for opt, res in zip(resolved, results):
+        for k, (opt, res) in enumerate(zip(resolved, results)):
+            if is_auxiliary(recipe, k):
+                continue
             val_key = next((p for p in opt["datasets"] if p.split("_")[0] == "val"), None)
             if val_key is None:
                 logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])

@@ -144,6 +144,7 @@ TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),
     "network": F((dict,), open_keys=True), "score_range": F((list,), nullable=True), "lower_better": F((bool,)),
     "mix": _num(0, max=1), "feature_weight": _num(), "cache_dir": F((str,), nullable=True),
+    "feature_loss": F((str,), choices=("mse", "cosine")),
 }
 TRAIN = {
     "optim": F((dict,), required=True, open_keys=True, children={"type": F((str,)), "lr": _num(0, min_exclusive=True),
@@ -184,7 +185,8 @@ RECIPE = {
     "anti_forgetting": F((dict,), nullable=True, children=ANTI_FORGETTING),
     "overrides": F((dict,), nullable=True, open_keys=True),
     "stages": F((list,), required=True, items=F((dict,), children={"option": F((str,), required=True),
-                                                                   "overrides": F((dict,), nullable=True, open_keys=True)}),
+                                                                   "overrides": F((dict,), nullable=True, open_keys=True),
+                                                                   "auxiliary": F((bool,))}),
                 check=lambda v: None if v else "needs at least one stage"),
     "release": F((dict,), nullable=True, open_keys=True),
 }

@@ -1,0 +1,91 @@
+"""A recipe that fits a MobileNetV2IQA teacher in an auxiliary stage and distils it into the chain:
+``@<stage>`` checkpoint references, teacher score targets and cosine feature distillation through
+a trained projection (the release trainer's teacher terms)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from mspt_pyiqa.archs.teacher_arch import FEATURE_DIM, MobileNetV2IQA
+from mspt_pyiqa.options import options_dir
+from mspt_pyiqa.train import run_recipe
+from mspt_pyiqa.train.pyiqa_model import cosine_feature_term
+from mspt_pyiqa.train.recipe import RecipeError, check_recipe
+from mspt_pyiqa.train.toy import write_toy_setup
+
+
+def test_teacher_arch_shapes_frozen_lower_blocks_and_range() -> None:
+    torch.manual_seed(0)
+    net = MobileNetV2IQA(imagenet_weights=None, test_img_size=64).train()
+    x = torch.rand(2, 3, 80, 96)
+    score, feats = net(x, return_features=True)
+    assert score.shape == (2, 1) and feats.shape == (2, FEATURE_DIM)
+    assert torch.allclose(score, torch.full((2, 1), 0.5))  # zero head weights, bias 0.5: starts at the label middle
+    assert not net.lower_blocks.training and all(not p.requires_grad for p in net.lower_blocks.parameters())
+    assert all(p.requires_grad for p in net.upper_blocks.parameters())
+
+
+def test_cosine_feature_term_matches_the_release_formula() -> None:
+    torch.manual_seed(0)
+    proj = torch.nn.Linear(8, 5)
+    s, t = torch.randn(4, 8), torch.randn(4, 5)
+    t[2] = float("nan")
+    per, mask = cosine_feature_term(proj)({"features": s}, {"teacher_feats": t})
+    keep = torch.tensor([True, True, False, True])
+    assert torch.equal(mask, keep)
+    want = 1 - torch.nn.functional.cosine_similarity(proj(s[keep]), t[keep], dim=1)
+    torch.testing.assert_close(per[keep], want)
+    assert float(per[2].detach()) == 0.0
+
+
+def _teacher_recipe(tmp_path: Path) -> Path:
+    path = write_toy_setup(tmp_path / "toy", per_stage=10, n_val=4, epochs=1, resolutions=(64, 64, 64))
+    recipe = yaml.safe_load(path.read_text())
+    csv = recipe["stages"][0]["overrides"]["datasets"]["train"]["meta_info_file"]
+    teacher_stage = {
+        "option": str(options_dir() / "stages" / "teacher_mobilenetv2_224.yml"), "auxiliary": True,
+        "overrides": {"name": "fit_teacher",
+                      "datasets": {"train": {"meta_info_file": csv, "augment": {"resize": [64, 64]}, "batch_size_per_gpu": 6, "num_worker_per_gpu": 0},
+                                   "val": {"meta_info_file": csv, "num_worker_per_gpu": 0}},
+                      "network": {"imagenet_weights": None, "test_img_size": 64},
+                      "train": {"total_epoch": 1, "scheduler": {"T_max": 1}}}}
+    second = recipe["stages"][1]
+    second["overrides"]["train"].update(
+        teacher={"type": "checkpoint", "path": "@fit_teacher", "network": {"type": "MobileNetV2IQA", "test_img_size": 64},
+                 "feature_weight": 0.5, "feature_loss": "cosine"},
+        per_sample_terms=[{"name": "teacher_score", "pred": "score", "target": "teacher_score", "weight": 1.0}])
+    recipe["stages"] = [teacher_stage, recipe["stages"][0], second]
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.mark.slow
+def test_auxiliary_teacher_stage_feeds_a_later_stage(tmp_path: Path) -> None:
+    path = _teacher_recipe(tmp_path)
+    _, stages, problems = check_recipe(path)
+    assert problems == [] and len(stages) == 3
+    summary = run_recipe(path, tmp_path / "run", forgetting=True)
+    teacher, first, second = summary["stages"]
+    assert teacher["pretrain_sha256"] is None and first["pretrain_sha256"] is None  # stage 1 does not start from the teacher
+    assert second["pretrain_sha256"] == first["best_sha256"]
+    opts = yaml.safe_load((tmp_path / "run" / "3_synthetic_stage2_336" / "options.yml").read_text())
+    assert opts["train"]["teacher"]["path"] == teacher["best_checkpoint"]
+    assert [s["replay"] for s in opts["datasets"]["train"]["sources"]] == [True, False]  # the teacher's data is not replayed
+    history = json.loads((tmp_path / "run" / "3_synthetic_stage2_336" / "result.json").read_text())["history"]
+    assert all(row["l_teacher_feat"] > 0 and row["l_teacher_score"] >= 0 for row in history)
+    assert {r["checkpoint_stage"] for r in summary["forgetting"]} == {"synthetic_stage1_224", "synthetic_stage2_336"}
+
+
+def test_a_reference_to_no_earlier_stage_is_refused(tmp_path: Path) -> None:
+    path = _teacher_recipe(tmp_path)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["stages"][2]["overrides"]["train"]["teacher"]["path"] = "@fit_teachr"
+    path.write_text(yaml.safe_dump(recipe))
+    _, _, problems = check_recipe(path)
+    assert len(problems) == 1 and "'@fit_teachr' names no earlier stage" in problems[0]
+    with pytest.raises(RecipeError, match="names no earlier stage"):
+        run_recipe(path, tmp_path / "run")
