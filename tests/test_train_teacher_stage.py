@@ -89,3 +89,57 @@ def test_a_reference_to_no_earlier_stage_is_refused(tmp_path: Path) -> None:
     assert len(problems) == 1 and "'@fit_teachr' names no earlier stage" in problems[0]
     with pytest.raises(RecipeError, match="names no earlier stage"):
         run_recipe(path, tmp_path / "run")
+
+
+def test_feature_hints_reproduce_the_release_feature_init() -> None:
+    """Hint losses and gradients = the release trainer's (tests/data/feature_init_reference.json)."""
+    from mspt_pyiqa.archs import MSPTNet
+    from mspt_pyiqa.train.feature_hints import FeatureHints, teacher_maps
+
+    ref = json.loads((Path(__file__).parent / "data" / "feature_init_reference.json").read_text())
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=None).train()
+    torch.manual_seed(1)
+    teacher = MobileNetV2IQA(imagenet_weights=None).eval()
+    torch.manual_seed(2)
+    hints = FeatureHints({int(k): v for k, v in ref["taps"].items()})
+    g = torch.Generator().manual_seed(3)
+    batches = [torch.rand(4, 3, 64, 64, generator=g) for _ in range(3)]
+    with torch.no_grad():
+        firsts = [teacher_maps(teacher, b, hints.teacher_taps) for b in batches[:2]]
+    hints.fit_stats([f[0] for f in firsts], [f[1] for f in firsts])
+    assert bool(hints.fitted)
+    loss = hints.loss(net, teacher, batches[2])
+    loss.backward()
+    params = list(net.parameters()) + list(hints.parameters())
+    gnorm = float(torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None)))
+    assert float(loss.detach()) == pytest.approx(ref["loss"], rel=1e-5)
+    assert gnorm == pytest.approx(ref["grad_norm"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_teacher_then_feature_init_then_stage(tmp_path: Path) -> None:
+    """The v11 shape in miniature: fit a teacher, initialise the student from its features (head
+    reset), then a stage that starts from that student and replays nothing of it."""
+    path = _teacher_recipe(tmp_path)
+    recipe = yaml.safe_load(path.read_text())
+    csv = recipe["stages"][1]["overrides"]["datasets"]["train"]["meta_info_file"]
+    init = {"option": str(options_dir() / "stages" / "feature_init_224.yml"), "replayed": False,
+            "overrides": {"name": "init", "datasets": {"train": {"meta_info_file": csv, "augment": {"resize": [64, 64]}, "batch_size_per_gpu": 6,
+                                                                   "num_worker_per_gpu": 0}},
+                          "network": {"test_img_size": 64},
+                          "train": {"total_epoch": 1, "scheduler": {"T_max": 1}, "feature_hints": {
+                              "teacher": {"path": "@fit_teacher", "network": {"test_img_size": 64}}, "stats_batches": 1}}}}
+    recipe["stages"] = [recipe["stages"][0], init, recipe["stages"][1]]
+    path.write_text(yaml.safe_dump(recipe))
+    summary = run_recipe(path, tmp_path / "run", forgetting=False)
+    _, init_res, first = summary["stages"]
+    assert first["pretrain_sha256"] == init_res["best_sha256"]
+    from mspt_pyiqa.weights import read_checkpoint
+
+    head = read_checkpoint(Path(init_res["best_checkpoint"]))["model.classifier.bias"]
+    assert torch.allclose(head, torch.full_like(head, 0.5))  # final_head reset the regression head
+    opts = yaml.safe_load((tmp_path / "run" / "3_synthetic_stage1_224" / "options.yml").read_text())
+    assert "sources" not in opts["datasets"]["train"]  # nothing replayed from the init stage
+    history = json.loads((tmp_path / "run" / "2_init" / "result.json").read_text())["history"]
+    assert history and all(row["l_hints"] > 0 for row in history)

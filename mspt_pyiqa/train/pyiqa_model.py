@@ -113,14 +113,34 @@ class MSPTModel(GeneralIQAModel):
             self.init_training_settings()
 
     # ------------------------------------------------------------------ setup
-    def _init_head(self, spec: Dict[str, Any]) -> None:
+    @torch.no_grad()
+    def fit_hint_stats(self, loader, batches: int) -> None:
+        """Teacher-target statistics of a feature-hints stage from the first ``batches`` training batches."""
+        from mspt_pyiqa.train.feature_hints import teacher_maps
+
+        t_maps, t_pooled = [], []
+        for b, data in enumerate(loader):
+            if b >= batches:
+                break
+            maps, pooled = teacher_maps(self.hint_teacher, data["img"].to(self.device), self.hints.teacher_taps)
+            t_maps.append(maps)
+            t_pooled.append(pooled)
+        self.hints.fit_stats(t_maps, t_pooled)
+
+    def reset_head(self, spec: Dict[str, Any]) -> None:
+        """``train.final_head``: a fresh regression head (small weights, bias at the label mean) on
+        the stage's result, e.g. after feature initialisation, where the head learnt nothing."""
+        for net in {id(n): n for n in (self.get_bare_model(self.net), self.eval_network())}.values():
+            self._init_head(spec, net)
+
+    def _init_head(self, spec: Dict[str, Any], net: Optional[torch.nn.Module] = None) -> None:
         """Fresh stages: small head weights and a bias at the label mean.
 
         timm's default head init gives train-mode scores of +-3 on [0, 1] labels, so the
         first epochs only shrink the output scale; ``{weight_std: 0.001, bias: 0.5}``
         starts near the labels instead.
         """
-        head = self.net.model.get_classifier()
+        head = (net if net is not None else self.net).model.get_classifier()
         torch.nn.init.normal_(head.weight, std=float(spec.get("weight_std", 0.001)))
         torch.nn.init.constant_(head.bias, float(spec.get("bias", 0.5)))
 
@@ -177,6 +197,14 @@ class MSPTModel(GeneralIQAModel):
                 self.objective.register_term("teacher_feat", cosine_feature_term(self.teacher_proj), float(teacher["feature_weight"]))
             else:
                 self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
+        self.hints = self.hint_teacher = None
+        if train_opt.get("feature_hints"):
+            from mspt_pyiqa.train.feature_hints import FeatureHints
+            from mspt_pyiqa.train.teacher import build_teacher_network
+
+            fh = train_opt["feature_hints"]
+            self.hint_teacher = build_teacher_network(fh["teacher"], self.device)
+            self.hints = FeatureHints(fh.get("taps")).to(self.device)
         self.ladder_rank = self.ladder_teacher = None
         if train_opt.get("ladder"):
             from mspt_pyiqa.train.losses import build_ladder_losses
@@ -191,8 +219,9 @@ class MSPTModel(GeneralIQAModel):
         self.opt = dict(self.opt)
         self.opt["train"] = deepcopy(train_opt)
         self.setup_optimizers()
-        if self.teacher_proj is not None:
-            self.optimizer.add_param_group({"params": list(self.teacher_proj.parameters())})
+        for extra in (self.teacher_proj, self.hints):
+            if extra is not None:  # trained with the network, not saved in its checkpoint
+                self.optimizer.add_param_group({"params": list(extra.parameters())})
         self.setup_schedulers()
         self.log_dict = OrderedDict()
 
@@ -206,6 +235,12 @@ class MSPTModel(GeneralIQAModel):
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        if self.hints is not None:  # a feature-initialisation stage: the hint losses only
+            with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+                losses = OrderedDict(l_hints=self.hints.loss(self.get_bare_model(self.net), self.hint_teacher, self.img_input))
+            losses["l_total"] = self._step(losses).detach()
+            self.log_dict = self.reduce_loss_dict(losses)
+            return
         with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
             score, feats = self.net(self.img_input, return_features=True)
             if self.prev_net is not None and (self.distill_weight or self.distill_feat_weight):
@@ -323,6 +358,7 @@ class MSPTModel(GeneralIQAModel):
             "ema": self.net_ema.state_dict() if self.net_ema is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "teacher_proj": self.teacher_proj.state_dict() if self.teacher_proj is not None else None,
+            "hints": self.hints.state_dict() if self.hints is not None else None,
             "best_metric_results": deepcopy(getattr(self, "best_metric_results", None)),
             "rng": rng_state(),
         }
@@ -343,6 +379,8 @@ class MSPTModel(GeneralIQAModel):
             self.net_best.load_state_dict(resume_state["net_best"])
         if self.net_ema is not None and resume_state.get("ema") is not None:
             self.net_ema.load_state_dict(resume_state["ema"])
+        if self.hints is not None and resume_state.get("hints") is not None:
+            self.hints.load_state_dict(resume_state["hints"])
         if self.teacher_proj is not None and resume_state.get("teacher_proj") is not None:
             self.teacher_proj.load_state_dict(resume_state["teacher_proj"])
         if self.scaler is not None and resume_state.get("scaler") is not None:

@@ -144,12 +144,21 @@ def is_auxiliary(recipe: Mapping[str, Any], index: int) -> bool:
 
 def resolve_stage_refs(opt: Dict[str, Any], best: Mapping[str, str]) -> None:
     """Replace ``train.teacher.path: "@<stage name>"`` by that earlier stage's best checkpoint."""
-    teacher = (opt.get("train") or {}).get("teacher")
-    path = teacher.get("path") if isinstance(teacher, dict) else None
-    if isinstance(path, str) and path.startswith("@"):
-        if path[1:] not in best:
-            raise RecipeError(f"stage {opt.get('name')}: train.teacher.path {path!r} names no earlier stage (earlier: {sorted(best) or 'none'})")
-        teacher["path"] = best[path[1:]]
+    train = opt.get("train") or {}
+    hints = train.get("feature_hints")
+    for key, teacher in (("train.teacher", train.get("teacher")), ("train.feature_hints.teacher", hints.get("teacher") if isinstance(hints, dict) else None)):
+        path = teacher.get("path") if isinstance(teacher, dict) else None
+        if isinstance(path, str) and path.startswith("@"):
+            if path[1:] not in best:
+                raise RecipeError(f"stage {opt.get('name')}: {key}.path {path!r} names no earlier stage (earlier: {sorted(best) or 'none'})")
+            teacher["path"] = best[path[1:]]
+
+
+def is_replayed(recipe: Mapping[str, Any], index: int) -> bool:
+    """Whether later stages replay this stage's training data (``replayed: false``: no, e.g. a
+    feature-initialisation stage; auxiliary stages never are)."""
+    spec = recipe["stages"][index] or {}
+    return not is_auxiliary(recipe, index) and bool(spec.get("replayed", True))
 
 
 def stage_file(option: str, recipe_dir: Path) -> Path:
@@ -247,7 +256,7 @@ def check_recipe(recipe_path: Path, overrides: Optional[Mapping[str, Any]] = Non
         if not stage_errs:
             try:
                 if not is_auxiliary(recipe, k):
-                    opt = with_replay(opt, [o for j, o in enumerate(resolved) if not is_auxiliary(recipe, j)], recipe)
+                    opt = with_replay(opt, [o for j, o in enumerate(resolved) if is_replayed(recipe, j)], recipe)
                 resolve_stage_refs(opt, {o["name"]: f"<best checkpoint of stage {o['name']}>" for o in resolved})
             except RecipeError as err:
                 problems.append(str(err))
@@ -263,7 +272,7 @@ def describe_stages(stages: Sequence[Mapping[str, Any]], auxiliary: Optional[Seq
         train = opt.get("datasets", {}).get("train", {})
         sources = [Path(str(s.get("meta_info_file") or s.get("dataroot_target") or "?")).name + (" (replay)" if s.get("replay") else "") for s in train.get("sources") or [train]]
         t = opt.get("train", {})
-        extras = [k2 for k2 in ("teacher", "ladder", "ema_decay", "amp") if t.get(k2)]
+        extras = [k2 for k2 in ("teacher", "feature_hints", "ladder", "ema_decay", "amp") if t.get(k2)]
         af = {k2: v for k2, v in (t.get("anti_forgetting") or {}).items() if v}
         lines.append(
             f"stage {k} {opt.get('name')}{' (auxiliary)' if auxiliary and auxiliary[k - 1] else ''}: {opt.get('network', {}).get('test_img_size')} px, {t.get('total_epoch')} epoch(s), "
@@ -348,7 +357,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         write_yaml(out_dir / "recipe.yml", recipe)
     resolved: List[Dict[str, Any]] = []
     results: List[StageResult] = []
-    main_opts: List[Dict[str, Any]] = []  # stages of the chain (not auxiliary)
+    main_opts: List[Dict[str, Any]] = []  # stages whose data later stages replay
     prev: Optional[StageResult] = None     # the chain's last result
     for k in range(len(recipe["stages"])):
         aux = is_auxiliary(recipe, k)
@@ -367,7 +376,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         if main:
             write_yaml(saved, _comparable(opt))
         resolved.append(opt)
-        if not aux:
+        if is_replayed(recipe, k):
             main_opts.append(opt)
         if done.is_file() and prev is not None and not aux and load_yaml(done).get("pretrain_sha256") != prev.best_sha256:
             raise RecipeError(f"{done}: stage started from another checkpoint than {prev.best_checkpoint}")

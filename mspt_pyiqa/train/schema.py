@@ -160,6 +160,9 @@ TRAIN = {
     "teacher": F((dict,), nullable=True, children=TEACHER),
     "init_head": F((dict,), nullable=True, children={"weight_std": _num(), "bias": F(NUM)}),
     "ladder": F((dict,), nullable=True, children=LADDER),
+    "feature_hints": F((dict,), nullable=True, children={"teacher": F((dict,), required=True, children=TEACHER),
+                                                         "taps": F((dict,), nullable=True, open_keys=True), "stats_batches": _int(1)}),
+    "final_head": F((dict,), nullable=True, children={"weight_std": _num(), "bias": F(NUM)}),
 }
 STAGE = {
     "name": F((str,), required=True), "model_type": F((str,), required=True), "num_gpu": NUM_GPU,
@@ -186,7 +189,7 @@ RECIPE = {
     "overrides": F((dict,), nullable=True, open_keys=True),
     "stages": F((list,), required=True, items=F((dict,), children={"option": F((str,), required=True),
                                                                    "overrides": F((dict,), nullable=True, open_keys=True),
-                                                                   "auxiliary": F((bool,))}),
+                                                                   "auxiliary": F((bool,)), "replayed": F((bool,))}),
                 check=lambda v: None if v else "needs at least one stage"),
     "release": F((dict,), nullable=True, open_keys=True),
 }

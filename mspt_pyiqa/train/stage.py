@@ -164,6 +164,9 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
                 if old.stem.isdigit() and int(old.stem) != it:
                     old.unlink()
 
+    if model.hints is not None and not bool(model.hints.fitted):
+        sampler.set_epoch(0, 0)
+        model.fit_hint_stats(loader, int(opt["train"]["feature_hints"].get("stats_batches", 4)))
     while epoch < epochs:
         t0 = time.time()
         sampler.set_epoch(epoch, skip)
@@ -211,6 +214,8 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         save_state(epoch, 0)
 
     best = Path(opt["path"]["models"]) / "net_best.pth"
+    if opt["train"].get("final_head"):
+        model.reset_head(opt["train"]["final_head"])
     if _is_main(opt):
         model.save_network(model.eval_network(), "net", -1)
         if not best.is_file():  # no validation set: the last weights are the stage's result
