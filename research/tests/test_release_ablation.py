@@ -94,4 +94,4 @@ def test_release_files_fall_back_to_a_committed_candidate_report(eval_script, tm
     released.write_text("{}")
     assert mod.release_files("cand")[1] == released  # a release's own report wins
     cfg = mod.release_files("cand")[0]
-    assert cfg == tmp_path / "mspt_pyiqa" / "release" / "configs" / "cand.yml"
+    assert cfg == tmp_path / "research" / "release" / "configs" / "cand.yml"
