@@ -23,10 +23,12 @@ from __future__ import annotations
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from mspt_pyiqa.corpus.sampler import PRISTINE, DegradationSampler
 from mspt_pyiqa.corpus.sources import Source, stable_hash
+from mspt_pyiqa.train.losses import ladder_rank_loss
+from mspt_pyiqa.train.losses import ordered_pairs as _ordered_pairs
+from mspt_pyiqa.train.losses import teacher_difference_loss as _teacher_difference_loss
 from research.release.pools import Pool, Row, collect_pool
 
 #: Default severity bins: mild, medium, strong (the test levels 0.1/0.25 need the mild end).
@@ -89,52 +91,11 @@ def ladder_batch(
     return np.asarray(idx), np.asarray(group)
 
 
-def ordered_pairs(labels: torch.Tensor, group: torch.Tensor, min_gap: float = 1e-4) -> torch.Tensor:
-    """``(B, B)`` bool mask: ``[i, j]`` where ``i`` and ``j`` share a group (ladder) and
-    ``label_i > label_j + min_gap`` (smaller label gaps carry no order)."""
-    return ((labels[:, None] - labels[None, :]) > min_gap) & (group[:, None] == group[None, :])
-
-
-def ranking_loss(pred: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, margin: float = 0.02,
-                 min_gap: float = 1e-4, anchor: Optional[torch.Tensor] = None,
-                 anchor_weight: float = 1.0) -> torch.Tensor:
-    """Mean hinge ``relu(margin - (s_i - s_j))`` over same-group pairs with ``label_i > label_j``.
-
-    ``pred``, ``labels``, ``group``: ``(B,)``. Pairs whose labels differ by less than
-    ``min_gap`` carry no order and are skipped. Returns 0 (with a graph) if no pair exists.
-    ``anchor`` (optional ``(B,)`` bool, e.g. the pristine rows) and ``anchor_weight``: a pair
-    whose better image is an anchor counts ``anchor_weight`` times; the sum is still divided
-    by the number of pairs, so the other pairs keep their gradient (weight 1 = plain mean).
-    Why: the issue-6 failures are pristine photos scored at or below their mildest version.
-    """
-    mask = ordered_pairs(labels, group, min_gap)
-    if not bool(mask.any()):
-        return pred.sum() * 0.0
-    diff = pred[:, None] - pred[None, :]
-    hinge = torch.relu(margin - diff[mask])
-    if anchor is None or anchor_weight == 1.0:
-        return hinge.mean()
-    if anchor_weight < 0:
-        raise ValueError(f"ranking_loss anchor_weight must be >= 0, got {anchor_weight}")
-    weight = torch.where(anchor[:, None].expand_as(mask)[mask], anchor_weight, 1.0).to(hinge.dtype)
-    return (hinge * weight).sum() / hinge.numel()
-
-
-def teacher_difference_loss(pred: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, group: torch.Tensor,
-                            min_gap: float = 1e-4) -> torch.Tensor:
-    """Mean ``((s_i - s_j) - (t_i - t_j)) ** 2`` over same-group pairs with ``label_i > label_j``
-    that the teacher also orders so (``t_i > t_j``).
-
-    ``pred`` (student), ``teacher`` (fitted teacher's scores of the same images), ``labels``,
-    ``group``: ``(B,)``. Pairs the teacher gets wrong are left to the hinge of
-    :func:`ranking_loss` rather than copied. Returns 0 (with a graph) if no pair qualifies.
-    """
-    mask = ordered_pairs(labels, group, min_gap) & (teacher[:, None] > teacher[None, :])
-    if not bool(mask.any()):
-        return pred.sum() * 0.0
-    diff = (pred[:, None] - pred[None, :])[mask]
-    t_diff = (teacher[:, None] - teacher[None, :])[mask]
-    return ((diff - t_diff) ** 2).mean()
+# The ranking terms live in the package (one hinge, one teacher-difference term); these names
+# are the release trainer's.
+ordered_pairs = _ordered_pairs
+ranking_loss = ladder_rank_loss
+teacher_difference_loss = _teacher_difference_loss
 
 
 def kind_probabilities(kinds: Sequence[str], weights: Optional[Mapping[str, float]]) -> Optional[np.ndarray]:

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import logging
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -36,16 +35,10 @@ from research.release.pools import Pool, build_pool, cached_pool
 from research.release.trainer import (StageData, fit_teacher, forgetting_table, memory_format_of, teacher_targets,
                                         train_stage)
 from research.release.teacher import MobileNetV2Teacher, fetch_mobilenet_v2_imagenet
+from mspt_pyiqa.train.runfiles import git_commit
 from mspt_pyiqa.weights import read_checkpoint, sha256_file
 
 logger = logging.getLogger("research.release")
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def stage_sampler(stage: Dict[str, Any]) -> Tuple[DegradationSampler, Dict[str, Any]]:
@@ -278,7 +271,7 @@ def run(cfg: Dict[str, Any], out: Path) -> Dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.get("threads", 2)))
     (out / "config.yml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    (out / "run_info.json").write_text(json.dumps({"seed": cfg["seed"], "git_commit": git_commit(),
+    (out / "run_info.json").write_text(json.dumps({"seed": cfg["seed"], "git_commit": git_commit(Path(__file__)),
                                                    "started": dt.datetime.now().isoformat()}, indent=2))
     pools = make_pools(cfg, out)
     data: List[StageData] = []

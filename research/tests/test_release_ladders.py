@@ -104,7 +104,7 @@ def test_ranking_loss_weights_pairs_led_by_an_anchor() -> None:
     ranking_loss(pred, labels, group, margin=0.05).backward()
     assert g_w[0].item() == pytest.approx(4 * pred.grad[0].item()) and g_w[0] < 0  # pushed up 4x as hard
     assert g_w[3:].tolist() == pytest.approx(pred.grad[3:].tolist())  # pairs without an anchor: unchanged
-    with pytest.raises(ValueError, match="anchor_weight"):
+    with pytest.raises(ValueError, match="must be >= 0"):
         ranking_loss(pred, labels, group, margin=0.05, anchor=anchor, anchor_weight=-1.0)
 
 
