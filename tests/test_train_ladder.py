@@ -231,24 +231,3 @@ def test_corpus_train_split_ladders_feed_the_ranking_term(tmp_path: Path) -> Non
     assert b["img"].shape == (9, 3, 32, 32) and b["ladder_group"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert torch.equal(b["img"], batches.batch([0, 1, 1])["img"])  # the draw depends on the key only
 
-
-def test_a_stage_with_ladders_trains_and_logs_the_ranking_term(tmp_path: Path) -> None:
-    """``train.ladder`` in a stage: ladder steps between pool steps, logged in the history."""
-    import yaml
-
-    from mspt_pyiqa.train import run_recipe
-    from mspt_pyiqa.train.toy import write_toy_setup
-
-    csv, _ = _reference_pool_csv(tmp_path / "ladders")
-    recipe_path = write_toy_setup(tmp_path / "toy", per_stage=10, n_val=4, epochs=2, resolutions=(64, 64, 64))
-    recipe = yaml.safe_load(recipe_path.read_text())
-    recipe["stages"] = recipe["stages"][:1]
-    recipe["stages"][0]["overrides"]["train"].update(
-        ladder={"meta_info_file": str(csv), "fraction": 0.5, "ladders_per_batch": 2, "augment": {"resize": [64, 64]},
-                "loss": {"type": "LadderRankLoss", "loss_weight": 4.0, "margin": 0.03}},
-        ema_decay=0.9, grad_clip_norm=5.0)
-    recipe_path.write_text(yaml.safe_dump(recipe))
-    summary = run_recipe(recipe_path, tmp_path / "run", forgetting=False)
-    result = json.loads((tmp_path / "run" / "1_synthetic_stage1_224" / "result.json").read_text())
-    assert summary["stages"][0]["iters"] == 2
-    assert all(np.isfinite(row["l_ladder_rank"]) and row["l_ladder_total"] > 0 for row in result["history"])

@@ -104,7 +104,7 @@ def test_feature_hints_reproduce_the_release_feature_init() -> None:
 def test_teacher_then_feature_init_then_stages_with_teacher_targets(tmp_path: Path) -> None:
     """The v11 shape in miniature: fit a teacher (auxiliary), initialise the student from its
     features (head reset, not replayed), then two stages, the second with the teacher's score and
-    cosine feature targets."""
+    cosine feature targets, severity ladders, an EMA and gradient clipping."""
     path = _teacher_recipe(tmp_path)
     recipe = yaml.safe_load(path.read_text())
     csv = recipe["stages"][1]["overrides"]["datasets"]["train"]["meta_info_file"]
@@ -115,6 +115,17 @@ def test_teacher_then_feature_init_then_stages_with_teacher_targets(tmp_path: Pa
                           "train": {"total_epoch": 1, "scheduler": {"T_max": 1}, "feature_hints": {
                               "teacher": {"path": "@fit_teacher", "network": {"test_img_size": 64}}, "stats_batches": 1}}}}
     recipe["stages"] = [recipe["stages"][0], init, *recipe["stages"][1:]]
+    # the last stage also trains on ladders (explicit CSV: 3 rows per ladder, best label first)
+    import pandas as pd
+
+    toy = pd.read_csv(csv)
+    rows = [dict(r, ladder_id=f"l{i // 3}", level=i % 3) for i, r in enumerate(toy.sort_values("mos", ascending=False).head(9).to_dict("records"))]
+    ladders = Path(csv).parent / "ladders.csv"
+    pd.DataFrame(rows).sort_values(["ladder_id", "level"]).to_csv(ladders, index=False)
+    recipe["stages"][-1]["overrides"]["train"].update(
+        ladder={"meta_info_file": str(ladders), "fraction": 0.5, "ladders_per_batch": 2, "augment": {"resize": [64, 64]},
+                "loss": {"type": "LadderRankLoss", "loss_weight": 4.0, "margin": 0.03}},
+        ema_decay=0.9, grad_clip_norm=5.0)
     path.write_text(yaml.safe_dump(recipe))
     _, stages, problems = check_recipe(path)
     assert problems == [] and len(stages) == 4
@@ -134,4 +145,5 @@ def test_teacher_then_feature_init_then_stages_with_teacher_targets(tmp_path: Pa
     assert [s["replay"] for s in opts2["datasets"]["train"]["sources"]] == [True, False]
     history = json.loads((tmp_path / "run" / "4_synthetic_stage2_336" / "result.json").read_text())["history"]
     assert all(row["l_teacher_feat"] > 0 and row["l_teacher_score"] >= 0 for row in history)
+    assert all(row["l_ladder_total"] > 0 and row["l_ladder_rank"] >= 0 for row in history)  # ladder steps ran
     assert {r["checkpoint_stage"] for r in summary["forgetting"]} == {"synthetic_stage1_224", "synthetic_stage2_336"}
