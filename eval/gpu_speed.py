@@ -43,7 +43,7 @@ PAPER_RESOLUTIONS = (224, 336, 448)
 def default_release_config() -> Path:
     """Release config of the catalog's default weights (plain YAML: no pyiqa needed on a GPU box)."""
     default = yaml.safe_load((REPO / "weights" / "catalog.yaml").read_text())["default"]
-    return REPO / "mspt_pyiqa" / "release" / "configs" / f"{default}.yml"
+    return REPO / "research" / "release" / "configs" / f"{default}.yml"
 
 
 def recipe_stages(config: Path) -> List[Dict[str, int]]:

@@ -18,15 +18,17 @@ Exported with the TorchScript exporter (``dynamo=False``): it needs no extra pac
 """
 from __future__ import annotations
 
+import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict
 
 import onnx
 import torch
 from torch import nn
+
+from mspt_pyiqa.utils.io import atomic_write_bytes
+from mspt_pyiqa.weights import release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -51,41 +53,34 @@ class _NormalisedNet(nn.Module):
 def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata: Dict[str, str] = None) -> Path:
     """Write ``net`` (an eval-mode :class:`~mspt_pyiqa.archs.MSPTNet`) to ``path`` atomically and check it."""
     path = Path(path)
-    size = int(net.test_img_size or 448)
+    size = int(net.test_img_size or release_input_size())
     wrapper = _NormalisedNet(net).eval().cpu()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(
-                wrapper,
-                (torch.rand(1, 3, size, size),),
-                tmp,
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=opset,
-            )
-        model = onnx.load(tmp)
-        meta = {
-            "mspt_input_size": str(size),
-            "mspt_resize_mode": str(getattr(net, "resize_mode", "bilinear")),
-            "mspt_backbone": str(getattr(net, "backbone_name", "")),
-            "mspt_score_direction": "higher is better",
-            "mspt_input": "RGB float32 in [0, 1], short side resized (antialiased) to mspt_input_size",
-        }
-        meta.update(metadata or {})
-        for k, v in meta.items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = k, v
-        onnx.checker.check_model(model)
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (torch.rand(1, 3, size, size),),
+            buf,
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=opset,
+        )
+    model = onnx.load_from_string(buf.getvalue())
+    meta = {
+        "mspt_input_size": str(size),
+        "mspt_resize_mode": str(getattr(net, "resize_mode", "bilinear")),
+        "mspt_backbone": str(getattr(net, "backbone_name", "")),
+        "mspt_score_direction": "higher is better",
+        "mspt_input": "RGB float32 in [0, 1], short side resized (antialiased) to mspt_input_size",
+    }
+    meta.update(metadata or {})
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(model)
+    atomic_write_bytes(path, model.SerializeToString())
     logger.info("exported ONNX model to %s (input short side %d px, dynamic batch/height/width)", path, size)
     return path
 

@@ -16,9 +16,6 @@ logger = logging.getLogger(__name__)
 METRIC_NAME = "mspt_face"
 # Score range as pyiqa writes it: trained on [0, 1] labels, linear head, so approximately.
 SCORE_RANGE = "~0, ~1"
-# Fallback test size before the first release: 448 px is the paper's final stage
-# (0.4687 GFLOPs counting FLOPs = 2 x MACs).
-DEFAULT_TEST_SIZE = 448
 
 # (registry, "module:attribute") of every part this package adds to pyiqa.
 _PARTS: List[Tuple[str, str]] = [
@@ -26,15 +23,18 @@ _PARTS: List[Tuple[str, str]] = [
 ]
 # Parts added by later modules (training, datasets) register themselves here.
 _OPTIONAL_PARTS: List[Tuple[str, str]] = [
+    ("ARCH_REGISTRY", "mspt_pyiqa.archs.teacher_arch:MobileNetV2IQA"),
     ("MODEL_REGISTRY", "mspt_pyiqa.train.pyiqa_model:MSPTModel"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:VQualAFIQADataset"),
     ("DATASET_REGISTRY", "mspt_pyiqa.data.datasets:FaceIQADataset"),
+    ("LOSS_REGISTRY", "mspt_pyiqa.train.losses:LadderRankLoss"),
+    ("LOSS_REGISTRY", "mspt_pyiqa.train.losses:TeacherDifferenceLoss"),
 ]
 
 
 def metric_config() -> Dict[str, Any]:
     """The ``DEFAULT_CONFIGS['mspt_face']`` entry, derived from the weights catalog's default release."""
-    from mspt_pyiqa.weights import default_entry_name, load_catalog
+    from mspt_pyiqa.weights import default_entry_name, load_catalog, release_input_size
 
     name = default_entry_name()
     entry = load_catalog().get(name) if name else None
@@ -42,7 +42,7 @@ def metric_config() -> Dict[str, Any]:
         "metric_opts": {
             "type": "MSPTNet",
             "backbone": entry.backbone if entry else "mobilenetv3_small_100",
-            "test_img_size": entry.input_size if entry else DEFAULT_TEST_SIZE,
+            "test_img_size": release_input_size(name),
             "weights_name": name,
             "pretrained": True,
             # pyiqa's option name for face metrics. pyiqa's own face metric (topiq_nr-face)

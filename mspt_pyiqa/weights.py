@@ -21,8 +21,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
@@ -32,9 +30,13 @@ import torch
 import yaml
 from torch import nn
 
+from mspt_pyiqa.utils.io import atomic_save, atomic_write
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_DIR_ENV = "MSPT_PYIQA_WEIGHTS_DIR"
+#: Input size (px) when the catalog lists no release: the paper's final stage (0.4687 GFLOPs).
+FALLBACK_INPUT_SIZE = 448
 CATALOG_FILE = "catalog.yaml"
 _DOWNLOAD_TIMEOUT_S = 30
 
@@ -58,6 +60,7 @@ class WeightsEntry:
     url: Optional[str] = None
     description: str = ""
     reference: Optional[str] = None  # <release>_reference.json beside the checkpoint (mspt_pyiqa.reference)
+    recipe: Optional[str] = None
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
@@ -68,15 +71,23 @@ class WeightsEntry:
         return cls(name=name, **{k: v for k, v in data.items() if k != "name"})
 
     def how_to_get(self) -> str:
-        src = f"download it from {self.url}" if self.url else "get it from the project's release page"
+        if self.url:
+            src = f"Download it from {self.url} (or reinstall mspt-pyiqa, whose wheel ships it)"
+        else:
+            src = (f"No download is published for {self.file}: the mspt-pyiqa wheel ships it, so reinstall "
+                   "mspt-pyiqa (pip install --force-reinstall mspt-pyiqa), or copy the file")
         return (
-            f"{src} (or reinstall mspt-pyiqa, whose wheel ships it) and put it in ${WEIGHTS_DIR_ENV}, "
-            f"the package's weights/ folder or {hub_checkpoint_dir()}; or pass pretrained_model_path=/path/to/{self.file}"
+            f"{src} into ${WEIGHTS_DIR_ENV}, the package's weights/ folder or {hub_checkpoint_dir()}; "
+            f"or pass pretrained_model_path=/path/to/{self.file}"
         )
 
 
 def package_weights_dir() -> Path:
-    """The package's own ``weights/`` folder (installed package data, else the source tree's)."""
+    """The package's own ``weights/`` folder: the source tree's beside the imported package
+    (a checkout), else the installed package data (a wheel)."""
+    source = Path(__file__).resolve().parent.parent / "weights"
+    if (source / CATALOG_FILE).is_file() and (source / "__init__.py").is_file():
+        return source
     try:
         from importlib.resources import files
 
@@ -125,6 +136,16 @@ def get_entry(name: Optional[str] = None) -> WeightsEntry:
     return catalog[name]
 
 
+def release_input_size(name: Optional[str] = None) -> int:
+    """Input size (px, short side) of release ``name`` (default: the catalog's default release).
+
+    The catalog is the one place that knows it; the network, the pyiqa metric config, scoring and
+    ONNX export ask here (as timm models ask their pretrained config).
+    """
+    name = name or default_entry_name()
+    return get_entry(name).input_size if name else FALLBACK_INPUT_SIZE
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -144,21 +165,16 @@ def _check(path: Path, entry: WeightsEntry) -> Path:
 
 
 def download_atomic(url: str, dest: Path, expected_sha256: str, timeout: float = _DOWNLOAD_TIMEOUT_S) -> Path:
-    """Download ``url`` to ``dest`` through a temporary file in the same folder; check sha256, then rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        actual = sha256_file(tmp)
-        if actual != expected_sha256:
-            raise WeightsError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; nothing was saved")
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Download ``url`` to ``dest`` through a temporary file beside it; the file appears only when
+    its sha256 is ``expected_sha256`` (:func:`mspt_pyiqa.utils.io.atomic_write`)."""
+    digest = hashlib.sha256()
+    with atomic_write(dest, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        for block in iter(lambda: resp.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+        if digest.hexdigest() != expected_sha256:
+            raise WeightsError(f"download of {url} has sha256 {digest.hexdigest()}, expected {expected_sha256}; nothing was saved")
+    return dest
 
 
 def resolve_weights(
@@ -265,16 +281,11 @@ def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: 
 
 
 def save_checkpoint(net: nn.Module, path: Path, meta: Optional[Mapping[str, Any]] = None) -> str:
-    """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        torch.save({"params": state, "meta": dict(meta or {})}, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return sha256_file(path)
+    """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256.
+
+    Saved through a file object (no temp-file name inside the archive), so equal weights and
+    meta give byte-identical files and equal sha256.
+    """
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    atomic_save(Path(path), lambda f: torch.save({"params": state, "meta": dict(meta or {})}, f))
+    return sha256_file(Path(path))

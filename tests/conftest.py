@@ -119,7 +119,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def eval_script() -> Callable[[str], ModuleType]:
-    """Loader of a harness under ``eval/`` (scripts, not a package): ``eval_script("release_compare")``."""
+    """Loader of a harness under ``eval/`` (scripts, not a package): ``eval_script("gpu_speed")``."""
     def load(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(name, REPO / "eval" / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)

@@ -137,7 +137,7 @@ def test_three_stage_recipe_on_cuda_at_paper_resolutions(tmp_path: Path, amp: bo
     """The toy three-stage recipe at the paper's 224/336/448 px on the GPU (``num_gpu: 1``), with and
     without autocast + GradScaler; the checkpoints it writes load and score on a CPU."""
     from mspt_pyiqa.train import run_recipe
-    from mspt_pyiqa.train.runfiles import write_yaml
+    from mspt_pyiqa.utils.io import atomic_write_yaml as write_yaml
     from mspt_pyiqa.train.toy import toy_recipe
     from mspt_pyiqa.data.toy import make_toy_stages
 

@@ -9,7 +9,7 @@ import yaml
 import mspt_pyiqa  # noqa: F401  (registers MSPTNet, MSPTModel, FaceIQADataset in pyiqa)
 from mspt_pyiqa.data.toy import make_toy_stages
 from mspt_pyiqa.train.recipe import deep_merge
-from mspt_pyiqa.train.toy import options_dir
+from mspt_pyiqa.options import options_dir
 from mspt_pyiqa.weights import read_checkpoint
 
 

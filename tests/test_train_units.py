@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mspt_pyiqa.train.losses import Objective, pairwise_margin_rank_loss
+from mspt_pyiqa.train.losses import Objective, ladder_rank_loss
 from mspt_pyiqa.train.recipe import apply_dotted, deep_merge, with_replay
 from mspt_pyiqa.train.sampler import ResumableSampler
 
@@ -21,9 +21,9 @@ def _batch(mos, teacher=None, replay=None):
 
 def test_rank_loss_zero_for_same_order_positive_otherwise():
     t = torch.tensor([0.1, 0.5, 0.9])
-    assert float(pairwise_margin_rank_loss(torch.tensor([1.0, 2.0, 3.0]), t)) == 0.0
-    assert float(pairwise_margin_rank_loss(torch.tensor([3.0, 2.0, 1.0]), t)) > 0.0
-    assert float(pairwise_margin_rank_loss(torch.tensor([1.0, 2.0, 3.0]), t, margin=5.0)) > 0.0
+    assert float(ladder_rank_loss(torch.tensor([1.0, 2.0, 3.0]), t, margin=0.0)) == 0.0
+    assert float(ladder_rank_loss(torch.tensor([3.0, 2.0, 1.0]), t, margin=0.0)) > 0.0
+    assert float(ladder_rank_loss(torch.tensor([1.0, 2.0, 3.0]), t, margin=5.0)) > 0.0
 
 
 def test_objective_terms_masks_and_teacher_targets():
@@ -156,7 +156,7 @@ def test_cli_train_reports_bad_recipe(tmp_path, caplog):
 @pytest.mark.parametrize("recipe_name", ["synthetic_faces.yml", "real_faces.yml"])
 def test_shipped_recipes_resolve(recipe_name):
     from mspt_pyiqa.train.recipe import load_yaml, stage_options
-    from mspt_pyiqa.train.toy import options_dir
+    from mspt_pyiqa.options import options_dir
 
     path = options_dir() / "recipes" / recipe_name
     recipe = load_yaml(path)
@@ -177,7 +177,7 @@ def test_shipped_recipes_resolve(recipe_name):
 
 def test_recipe_anti_forgetting_wins_over_stage_file(tmp_path):
     from mspt_pyiqa.train.recipe import stage_options
-    from mspt_pyiqa.train.toy import options_dir
+    from mspt_pyiqa.options import options_dir
 
     stage = str(options_dir() / "stages" / "synthetic_stage2_336.yml")  # file says distill: 1.0
     recipe = {"anti_forgetting": {"distill": 0.0, "l2_pull": 0.5}, "stages": [{"option": stage}, {"option": stage, "overrides": {"train": {"anti_forgetting": {"l2_pull": 2.0}}}}]}

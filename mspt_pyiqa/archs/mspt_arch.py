@@ -24,6 +24,7 @@ from torch import nn
 
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
 from mspt_pyiqa.preprocess import resize_to_test_size
+from mspt_pyiqa.weights import release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class MSPTNet(nn.Module):
         num_outputs: Outputs of the regression head (1 for a MOS).
         test_img_size: Short side, in pixels, that every input is resized to before the
             backbone (see :func:`mspt_pyiqa.preprocess.resize_to_test_size`). ``None``
-            keeps the input size. The same policy applies in train and eval mode, to
+            keeps the input size; ``"release"`` (default) asks the weights catalog for the
+            input size of the release loaded (``weights_name``, else the default release). The same policy applies in train and eval mode, to
             tensors, paths and PIL images alike (pyiqa turns the latter into tensors first).
         resize_mode: Interpolation for that resize: ``bilinear`` or ``bicubic``
             (both antialiased when downsampling).
@@ -71,7 +73,7 @@ class MSPTNet(nn.Module):
         self,
         backbone: str = "mobilenetv3_small_100",
         num_outputs: int = 1,
-        test_img_size: Optional[int] = 448,
+        test_img_size: Union[int, str, None] = "release",
         resize_mode: str = "bilinear",
         drop_rate: float = 0.0,
         pretrained: bool = True,
@@ -92,6 +94,10 @@ class MSPTNet(nn.Module):
         if no_face not in ("nan", "full_image", "error"):
             raise ValueError(f"no_face must be 'nan', 'full_image' or 'error', got {no_face!r}")
         self.backbone_name = backbone
+        if test_img_size == "release":
+            test_img_size = release_input_size(weights_name)
+        elif test_img_size is not None and (isinstance(test_img_size, (bool, str)) or int(test_img_size) < 1):
+            raise ValueError(f"test_img_size must be a positive integer, None or 'release', got {test_img_size!r}")
         self.test_img_size = test_img_size
         self.resize_mode = resize_mode
         self.align_crop_face = align_crop_face

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mspt_pyiqa.bench.audit import RawRow, check_spread, keep_rows, log_dropped
+from mspt_pyiqa.data.converters import read_vquala_rows
 
 logger = logging.getLogger(__name__)
 
@@ -169,12 +170,10 @@ def _read_vquala(spec: DatasetSpec) -> List[RawRow]:
     csv = spec.path / f"{split}.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"VQualA dataset {spec.path}: {csv.name} not found")
-    df = pd.read_csv(csv, header=None, names=["image_name", "score"], dtype=str, keep_default_na=False)
-    rows = []
-    for line, name, score in zip(df.index, df["image_name"], df["score"]):
-        name = name if Path(name).suffix else f"{name}.png"
-        rows.append(RawRow(line=int(line) + 1, path=spec.path / split / name, mos=score))
-    return rows
+    # The one VQualA reader (suffix rule) is the training data's; bad scores are audited here, by line.
+    frame = read_vquala_rows(csv, spec.path / split)
+    return [RawRow(line=int(line), path=Path(p), mos=score)
+            for line, p, score in zip(frame["line"], frame["path"], frame["score"])]
 
 
 def load_dataset(spec: DatasetSpec, max_images: Optional[int] = None, seed: int = 0) -> BenchDataset:

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed for draws, degradations and splits")
     b.add_argument("--levels", action="store_true",
                    help="instead of random draws: every test-split photo at every kind x level")
+    b.add_argument("--levels-split", default="test", choices=["train", "val", "test"],
+                   help="with --levels: whose photos (train: ladders for the ranking term of mspt-face train)")
     b.add_argument("--samples-per-source", type=int, default=None, help="override the configs' value")
     b.add_argument("--limit", type=int, default=None, help="use only N photos per source set (quick builds)")
     b.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         n_errors = 0
         for cfg in configs:
             t0 = time.perf_counter()
-            res = build_stage(args.faces, out, cfg, seed=args.seed, levels_mode=args.levels,
+            res = build_stage(args.faces, out, cfg, seed=args.seed, levels_mode=args.levels, levels_split=args.levels_split,
                               samples_per_source=args.samples_per_source, limit=args.limit,
                               progress=not args.no_progress, workers=args.workers)
             n_errors += len(res.errors)

@@ -18,18 +18,44 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ValueError(f"--set {item!r}: value is not valid YAML ({str(err).splitlines()[0]})") from None
     return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", type=Path, help="recipe YAML (see options/recipes/)")
+    parser.add_argument("recipe", type=Path, help="recipe YAML: a file, or a packaged recipe (options/recipes/NAME.yml or NAME)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<recipe name>); an existing one is resumed")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a recipe key, dotted; e.g. overrides.train.total_epoch=2, anti_forgetting.distill=0, num_gpu=1",
     )
     parser.add_argument("--no-forgetting", action="store_true", help="skip the forgetting table at the end")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate the recipe and its stage files, print the resolved stages (or every problem) and exit")
+
+
+def dry_run(args: argparse.Namespace) -> int:
+    """Validate without training: 0 and the resolved stages, or 2 and every problem (one per line)."""
+    from mspt_pyiqa.train.recipe import check_recipe, describe_stages, is_auxiliary
+
+    try:
+        overrides = parse_overrides(args.overrides)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
+    recipe, stages, problems = check_recipe(args.recipe, overrides)
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        for p in problems:
+            print(f"error: {p}")
+        return 2
+    print(f"recipe {recipe.get('name', args.recipe.stem)}: {len(stages)} stage(s), valid")
+    for line in describe_stages(stages, [is_auxiliary(recipe, k) for k in range(len(stages))]):
+        print("  " + line)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from mspt_pyiqa.train.recipe import RecipeError, run_recipe
     from mspt_pyiqa.weights import WeightsError
 
+    if args.dry_run:
+        return dry_run(args)
     try:
         overrides = parse_overrides(args.overrides)
         out = args.out or Path("runs") / args.recipe.stem

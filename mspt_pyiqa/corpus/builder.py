@@ -15,8 +15,6 @@ with its path and the reason, listed in ``<stage>_errors.csv`` and skipped.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -37,6 +35,7 @@ from mspt_pyiqa.corpus.sources import (
     stable_hash,
 )
 from mspt_pyiqa.degrade import apply
+from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +69,12 @@ def write_png_atomic(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError(f"could not encode PNG for {path}")
-    tmp = path.with_name(path.name + ".tmp")
-    buf.tofile(str(tmp))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV through a temp file in the same folder + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    """Write a CSV atomically (:func:`mspt_pyiqa.utils.io.atomic_write_text`)."""
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def _stem(source_id: str) -> str:
@@ -187,11 +180,14 @@ def build_stage(
     flush_every: int = 50,
     progress: bool = True,
     workers: int = 1,
+    levels_split: str = "test",
 ) -> BuildResult:
     """Build one stage's images and CSV under ``out_dir``; returns a :class:`BuildResult`.
 
     ``levels_mode`` writes every test-split photo at every kind of the stage x every level
-    to ``<stage>_levels.csv`` instead of random draws. ``limit`` keeps N photos per source set
+    to ``<stage>_levels.csv`` instead of random draws (``levels_split``: another split's photos,
+    e.g. ``train`` for the ladder ranking term of ``mspt-face train``; the CSV is then
+    ``<stage>_levels_<split>.csv``). ``limit`` keeps N photos per source set
     (a seeded choice; in levels mode N test photos), for quick or test builds. ``workers > 1`` degrades
     photos in that many processes (results are identical: every image has its own seed).
     """
@@ -205,7 +201,7 @@ def build_stage(
         raise ValueError(f"no source photos under {faces} for sets {config.get('sources')}")
     splits = assign_splits([s.source_id for s in sources], dict(config.get("split", {"val": 0.1, "test": 0.1})), seed)
     if levels_mode:  # before --limit, so that the limit counts test photos
-        sources = [s for s in sources if splits[s.source_id] == "test"]
+        sources = [s for s in sources if splits[s.source_id] == levels_split]
     if limit:
         chosen: List[Source] = []
         for sset in sorted({s.source_set for s in sources}):
@@ -215,8 +211,9 @@ def build_stage(
         sources = chosen
     n = int(samples_per_source or config.get("samples_per_source", 4))
     kinds = list(dict.fromkeys(e["kind"] for e in sampler.entries))
-    csv_path = out_dir / (f"{stage}_levels.csv" if levels_mode else f"{stage}.csv")
-    img_dir = f"{stage}_levels" if levels_mode else stage
+    suffix = "_levels" + ("" if levels_split == "test" else f"_{levels_split}")
+    csv_path = out_dir / (f"{stage}{suffix}.csv" if levels_mode else f"{stage}.csv")
+    img_dir = f"{stage}{suffix}" if levels_mode else stage
 
     done: Dict[Tuple[str, int], Dict[str, Any]] = {}  # (dist_img, seed): pristine rows share a file
     if csv_path.is_file():

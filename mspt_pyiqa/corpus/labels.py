@@ -27,6 +27,8 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import yaml
 
+from mspt_pyiqa.utils.io import atomic_write_yaml
+
 #: The fitted curves, written by ``eval/label_schemes.py --write-curves``.
 CURVES_FILE = Path(__file__).resolve().parent / "label_curves.yml"
 
@@ -59,9 +61,7 @@ def write_curves(curves: Mapping[str, Iterable[float]], source: str, path: Path 
         "form": "q = 1 - A * severity ** g",
         "curves": {k: [float(a), float(g)] for k, (a, g) in curves.items()},
     }
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_yaml(path, data)
 
 
 DEFAULT_CURVES: Dict[str, Tuple[float, float]] = load_curves()

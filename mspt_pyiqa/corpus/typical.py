@@ -4,7 +4,7 @@ The corpus draws the direction of a saturation change (to grey or oversaturated)
 of a colour cast at random. A no-reference score cannot compare with the original: it judges
 how typical the image's chroma and colour balance are among good photos. Half of the random
 directions move a photo *towards* the typical one (a pale portrait made more colourful, a
-warm photo cooled), and ``eval/level_visibility.py`` measured that the models fail the mild
+warm photo cooled), and ``research/eval/level_visibility.py`` measured that the models fail the mild
 levels of those ladders about half of the time against about one in ten of the others: the
 label says "worse", the image gives no sign of it, and it may even look better.
 
@@ -16,18 +16,15 @@ chooses the direction from the clean photo instead:
   gains would push the photo's colour balance towards the reference balance, so the cast
   strengthens the photo's own departure from neutral (a random hue within +-90 degrees of it).
 
-The reference values come from good photos (``python -m mspt_pyiqa.corpus.typical --config
+The reference values come from good photos (``python -m research.typical_reference --config
 RELEASE.yml`` measures them on train-split photos of the clean sets) and are stored in the
 config, so a pool is reproducible from the config alone.
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Sequence
 
 import numpy as np
 
@@ -98,38 +95,3 @@ def measure(images: Sequence[np.ndarray]) -> TypicalReference:
         raise ValueError("no images to measure a typical reference on")
     return TypicalReference(float(np.median([chroma(i) for i in images])),
                             tuple(np.mean([balance(i) for i in images], axis=0).tolist()))
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Print the ``away_from_typical`` block for a release config, measured on its train photos."""
-    import yaml
-
-    from mspt_pyiqa.corpus.sources import SourceImageError, load_rgb
-    from mspt_pyiqa.release.pools import square_face
-    from mspt_pyiqa.release.run import split_sources
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--config", type=Path, required=True, help="release config (faces, split, last resolution)")
-    parser.add_argument("--sets", nargs="+", default=["celebahq", "scut"], help="source sets of good photos")
-    parser.add_argument("--per-set", type=int, default=300, help="first N train photos (by id) of each set")
-    args = parser.parse_args(argv)
-    if not args.config.is_file():
-        parser.error(f"--config {args.config}: no such file")
-    cfg = yaml.safe_load(args.config.read_text())
-    sources, splits = split_sources(cfg)
-    res = int(cfg["stages"][-1]["resolution"])
-    images = []
-    for name in args.sets:
-        for src in [s for s in sources if s.source_set == name and splits[s.source_id] == "train"][: args.per_set]:
-            try:
-                images.append(square_face(load_rgb(src.path), res))
-            except SourceImageError as err:
-                logger.warning("skipping reference photo: %s", err)
-    ref = measure(images)
-    print(yaml.safe_dump({"away_from_typical": ref.as_config()}, default_flow_style=True).strip()
-          + f"  # {len(images)} train photos of {', '.join(args.sets)} at {res} px")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -86,24 +86,34 @@ def convert_pyiqa_meta(
     return _finish(frame, abs_paths, out_csv, source_set or meta_csv.stem)
 
 
-def read_vquala_labels(csv_path: Path, image_dir: Path) -> pd.DataFrame:
-    """A VQualA label file (no header, ``image_name,score``) -> frame ``name, mos, path``.
+def read_vquala_rows(csv_path: Path, image_dir: Path) -> pd.DataFrame:
+    """A VQualA label file (no header, ``image_name,score``) as written: frame ``line`` (1-based),
+    ``name``, ``score`` (the cell's text, unchecked) and ``path``.
 
-    ``.png`` is appended to names without an extension (the challenge's convention).
+    The one reader of the layout: ``.png`` is appended to names without an image extension (the
+    challenge's convention). :func:`read_vquala_labels` and the leaderboard's audit build on it.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise MetaInfoError(f"VQualA label file not found: {csv_path}")
-    frame = pd.read_csv(csv_path, header=None, names=["name", "mos"], dtype={"name": str})
-    frame["mos"] = pd.to_numeric(frame["mos"], errors="coerce")
-    bad = frame["mos"].isna() & frame["name"].notna()
-    if bool(bad.any()):
-        # A header line or a broken row: name it and keep going.
-        logger.warning("%s: %d row(s) without a numeric score skipped (first: %r)", csv_path, int(bad.sum()), frame["name"][bad].iloc[0])
-        frame = frame[~bad].reset_index(drop=True)
+    frame = pd.read_csv(csv_path, header=None, names=["name", "score"], dtype=str, keep_default_na=False)
+    frame.insert(0, "line", range(1, len(frame) + 1))
     frame["name"] = [n if Path(n).suffix.lower() in IMAGE_SUFFIXES else n + ".png" for n in frame["name"].astype(str)]
     frame["path"] = [str(Path(image_dir) / n) for n in frame["name"]]
     return frame
+
+
+def read_vquala_labels(csv_path: Path, image_dir: Path) -> pd.DataFrame:
+    """A VQualA label file -> frame ``name, mos, path`` (rows without a numeric score skipped, with a warning)."""
+    frame = read_vquala_rows(csv_path, image_dir)
+    frame["mos"] = pd.to_numeric(frame["score"], errors="coerce")
+    bad = frame["mos"].isna()
+    if bool(bad.any()):
+        # A header line or a broken row: name it and keep going.
+        logger.warning("%s: %d row(s) without a numeric score skipped (first: line %d, %r)", csv_path,
+                       int(bad.sum()), int(frame["line"][bad].iloc[0]), frame["name"][bad].iloc[0])
+        frame = frame[~bad].reset_index(drop=True)
+    return frame[["name", "mos", "path"]]
 
 
 def vquala_frame(

@@ -1,13 +1,13 @@
 """The common meta-info CSV: reading, validating, normalising MOS, writing atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+from mspt_pyiqa.utils.io import atomic_write_text
 
 # Shared with the synthetic corpus (mspt_pyiqa/corpus): the first two columns are what
 # pyiqa's GeneralNRDataset reads (path, MOS); ``split`` is what its ``split_index: split``
@@ -74,15 +74,7 @@ def write_meta_csv(frame: pd.DataFrame, path: Path) -> Path:
     if missing:
         raise MetaInfoError(f"cannot write {path}: columns {missing} missing")
     ordered = list(_LEADING) + [c for c in frame.columns if c not in _LEADING]
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame[ordered].to_csv(tmp, index=False, float_format="%.6f")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_text(path, frame[ordered].to_csv(index=False, float_format="%.6f"))
 
 
 def hash_split(names: Sequence[str], val_ratio: float, test_ratio: float = 0.0, seed: int = 0) -> list:

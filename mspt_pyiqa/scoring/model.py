@@ -2,7 +2,7 @@
 
 Input size, first hit wins: ``--input-size``; ``meta['input_size']`` of a ``--weights``
 checkpoint written by :func:`mspt_pyiqa.weights.save_checkpoint`; the default release's
-catalog entry; the package default (448 px, the paper's final stage). An ONNX model carries
+catalog entry (:func:`mspt_pyiqa.weights.release_input_size`, 448 px when the catalog lists none). An ONNX model carries
 its own size in its metadata.
 """
 from __future__ import annotations

@@ -21,13 +21,14 @@ import numpy as np
 
 from mspt_pyiqa.imageio import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, ImageLoadError, load_image
 from mspt_pyiqa.scoring.faces import select_faces
+from mspt_pyiqa.weights import release_input_size
 
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessConfig:
     """How files become network inputs (every field maps to a ``score`` option)."""
 
-    input_size: int = 448
+    input_size: int = dataclasses.field(default_factory=release_input_size)  # the catalog's default release
     resize_mode: str = "bilinear"
     faces: str = "crop"
     resize_impl: str = "torch"

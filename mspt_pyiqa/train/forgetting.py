@@ -18,7 +18,7 @@ from pyiqa.archs import build_network
 from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.metrics import calculate_metric
 
-from mspt_pyiqa.train.runfiles import write_text
+from mspt_pyiqa.utils.io import atomic_write_text as write_text
 from mspt_pyiqa.weights import read_checkpoint
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ Option block ``train.losses`` (all weights default 0 except ``mse``)::
     losses:
       mse: 1.0                 # per-sample squared error to the label target
       plcc: 1.0                # pyiqa's PLCC loss on the batch (correlation)
-      rank: 0.0                # pairwise margin ranking loss on the batch
+      rank: 0.0                # pairwise margin ranking loss on the batch (ladder_rank_loss, one group)
       rank_margin: 0.0
     per_sample_terms:          # extra per-sample squared-error terms (hooks, e.g. distillation)
       - {pred: score, target: prev_score, mask: replay, weight: 1.0}
@@ -19,27 +19,101 @@ Extra terms can be added in code with :meth:`Objective.register_term`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import torch
-import torch.nn.functional as F
 from pyiqa.losses.iqa_losses import plcc_loss
+from torch import nn
 
 # fn(outputs, batch) -> (per-sample loss (N,), mask (N,) bool)
 TermFn = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], "tuple[torch.Tensor, torch.Tensor]"]
 
 
-def pairwise_margin_rank_loss(pred: torch.Tensor, target: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
-    """Mean hinge over all ordered pairs with different targets: pred should order like target.
+def ordered_pairs(labels: torch.Tensor, group: Optional[torch.Tensor] = None, min_gap: float = 1e-4) -> torch.Tensor:
+    """``(B, B)`` bool: ``[i, j]`` where ``label_i > label_j + min_gap`` and ``i``, ``j`` share a
+    group (a ladder: one photo, one degradation kind); ``group=None``: the whole batch is one group."""
+    mask = (labels[:, None] - labels[None, :]) > min_gap
+    return mask if group is None else mask & (group[:, None] == group[None, :])
 
-    pred, target: (N,). Uses torch's ``margin_ranking_loss`` (y = sign(t_i - t_j)).
+
+def ladder_rank_loss(pred: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None, margin: float = 0.02,
+                     min_gap: float = 1e-4, anchor: Optional[torch.Tensor] = None, anchor_weight: float = 1.0) -> torch.Tensor:
+    """Mean hinge ``relu(margin - (s_i - s_j))`` over the pairs of :func:`ordered_pairs` (the
+    better-labelled image should score at least ``margin`` higher).
+
+    pred, labels, group: ``(B,)`` (scores and labels in [0, 1], higher = better; group ids).
+    ``anchor`` (optional ``(B,)`` bool, e.g. level 0 = the clean photo of each ladder): a pair
+    led by an anchor counts ``anchor_weight`` times; the sum is still divided by the number of
+    pairs. Returns 0 with a graph when no pair is ordered. With ``group=None`` and
+    ``min_gap=0`` it is the batch-wide pairwise margin ranking loss.
     """
-    i, j = torch.triu_indices(len(pred), len(pred), offset=1, device=pred.device)
-    sign = torch.sign(target[i] - target[j])
-    keep = sign != 0
-    if not bool(keep.any()):
+    mask = ordered_pairs(labels, group, min_gap)
+    if not bool(mask.any()):
         return pred.sum() * 0.0
-    return F.margin_ranking_loss(pred[i][keep], pred[j][keep], sign[keep], margin=margin)
+    hinge = torch.relu(margin - (pred[:, None] - pred[None, :])[mask])
+    if anchor is None or anchor_weight == 1.0:
+        return hinge.mean()
+    if anchor_weight < 0:
+        raise ValueError(f"ladder rank loss: pristine_weight must be >= 0, got {anchor_weight}")
+    weight = torch.where(anchor[:, None].expand_as(mask)[mask], anchor_weight, 1.0).to(hinge.dtype)
+    return (hinge * weight).sum() / hinge.numel()
+
+
+def teacher_difference_loss(pred: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None,
+                            min_gap: float = 1e-4) -> torch.Tensor:
+    """Mean ``((s_i - s_j) - (t_i - t_j)) ** 2`` over ordered same-ladder pairs the teacher also
+    orders (``t_i > t_j``): the student copies how much worse each step looks to the teacher.
+
+    pred (student), teacher, labels, group: ``(B,)``; non-finite teacher scores never qualify.
+    Returns 0 with a graph when no pair qualifies.
+    """
+    mask = ordered_pairs(labels, group, min_gap) & (teacher[:, None] > teacher[None, :])
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    diff = (pred[:, None] - pred[None, :])[mask]
+    t_diff = (teacher[:, None] - teacher[None, :])[mask]
+    return ((diff - t_diff) ** 2).mean()
+
+
+class LadderRankLoss(nn.Module):
+    """Registered loss (``type: LadderRankLoss``): ``loss_weight`` x :func:`ladder_rank_loss`.
+
+    forward(pred (B,), labels (B,), group (B,) or None, anchor (B,) bool or None) -> scalar.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, margin: float = 0.02, min_gap: float = 1e-4, pristine_weight: float = 1.0) -> None:
+        super().__init__()
+        if pristine_weight < 0:
+            raise ValueError(f"LadderRankLoss: pristine_weight must be >= 0, got {pristine_weight}")
+        self.loss_weight, self.margin, self.min_gap, self.pristine_weight = float(loss_weight), float(margin), float(min_gap), float(pristine_weight)
+
+    def forward(self, pred: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None,
+                anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * ladder_rank_loss(pred.view(-1), labels.view(-1), group, self.margin, self.min_gap, anchor, self.pristine_weight)
+
+
+class TeacherDifferenceLoss(nn.Module):
+    """Registered loss (``type: TeacherDifferenceLoss``): ``loss_weight`` x :func:`teacher_difference_loss`."""
+
+    def __init__(self, loss_weight: float = 1.0, min_gap: float = 1e-4) -> None:
+        super().__init__()
+        self.loss_weight, self.min_gap = float(loss_weight), float(min_gap)
+
+    def forward(self, pred: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * teacher_difference_loss(pred.view(-1), teacher.view(-1), labels.view(-1), group, self.min_gap)
+
+
+def build_ladder_losses(ladder_opt: Mapping[str, Any]) -> "tuple[nn.Module, Optional[nn.Module]]":
+    """The ladder rank loss and optional teacher-difference loss of ``train.ladder`` (pyiqa's
+    ``build_loss``: ``type`` names a registered loss, the other keys are its arguments)."""
+    from pyiqa.losses import build_loss
+
+    import mspt_pyiqa.registration as registration
+
+    registration.register()
+    rank = build_loss(dict({"type": "LadderRankLoss"}, **(ladder_opt.get("loss") or {})))
+    t_opt = ladder_opt.get("teacher_loss")
+    return rank, (build_loss(dict({"type": "TeacherDifferenceLoss"}, **t_opt)) if t_opt else None)
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -92,9 +166,9 @@ class Objective:
         blended = torch.where(torch.isfinite(teacher), (1 - self.teacher_mix) * mos + self.teacher_mix * teacher, mos)
         return torch.where(torch.isfinite(mos), blended, teacher)
 
-    def __call__(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
-        score = outputs["score"].view(-1).float()
-        target = self.label_target(batch).to(score.device).float()
+    def label_losses(self, score: torch.Tensor, target: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        """Weighted MSE / PLCC / batch ranking of ``score`` (N,) against ``target`` (N,) (NaN = no label)."""
+        score, target = score.view(-1).float(), target.to(score.device).view(-1).float()
         valid = torch.isfinite(target)
         safe_target = torch.where(valid, target, torch.zeros_like(target))
         out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
@@ -104,7 +178,11 @@ class Objective:
         if self.w_plcc:
             out["l_plcc"] = self.w_plcc * (plcc_loss(score[valid].view(-1, 1), target[valid].view(-1, 1)) if n_valid > 1 else score.sum() * 0.0)
         if self.w_rank:
-            out["l_rank"] = self.w_rank * (pairwise_margin_rank_loss(score[valid], target[valid], self.rank_margin) if n_valid > 1 else score.sum() * 0.0)
+            out["l_rank"] = self.w_rank * (ladder_rank_loss(score[valid], target[valid], None, self.rank_margin, min_gap=0.0) if n_valid > 1 else score.sum() * 0.0)
+        return out
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+        out = self.label_losses(outputs["score"], self.label_target(batch))
         for name, (fn, weight) in self.terms.items():
             per_sample, mask = fn(outputs, batch)
             out[f"l_{name}"] = weight * _masked_mean(per_sample.float(), mask)

@@ -18,9 +18,7 @@ Added to ``GeneralIQAModel``:
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from collections import OrderedDict
 from copy import deepcopy
 from pathlib import Path
@@ -38,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from mspt_pyiqa.train.losses import Objective
+from mspt_pyiqa.utils.io import atomic_save
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
 
 # Batch keys moved to the device besides the image (see mspt_pyiqa.data.datasets).
@@ -45,17 +44,12 @@ _EXTRA_KEYS = ("has_mos", "replay", "teacher_score", "teacher_feats", "seed", "i
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp file in the same folder, then os.replace: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """torch.save through a temp file beside ``path`` (a kill never leaves half a file).
+
+    Saved through a file object, so the archive's inner name does not depend on the temp
+    file's random name: equal objects give byte-identical files.
+    """
+    atomic_save(path, lambda f: torch.save(obj, f))
 
 
 def rng_state() -> Dict[str, Any]:
@@ -71,6 +65,29 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@torch.no_grad()
+def feature_projection(student: torch.nn.Module, teacher: torch.nn.Module, device: torch.device) -> torch.nn.Linear:
+    """Linear map from the student's pooled features to the teacher's (sizes probed on a 64 px input)."""
+    probe = torch.zeros(2, 3, 64, 64, device=device)
+    was = student.training
+    student.eval()
+    s_dim = student(probe, return_features=True)[1].shape[1]
+    student.train(was)
+    t_dim = teacher(probe, return_features=True)[1].shape[1]
+    return torch.nn.Linear(s_dim, t_dim).to(device)
+
+
+def cosine_feature_term(proj: torch.nn.Module):
+    """Per-sample ``1 - cos(proj(student features), teacher features)`` (the release trainer's
+    feature distillation); samples without finite teacher features are masked out."""
+    def term(outputs, batch):
+        target = batch["teacher_feats"].float()
+        mask = torch.isfinite(target).all(dim=1)
+        per = 1.0 - torch.nn.functional.cosine_similarity(proj(outputs["features"].float()), torch.nan_to_num(target), dim=1)
+        return torch.where(mask, per, torch.zeros_like(per)), mask
+    return term
 
 
 class MSPTModel(GeneralIQAModel):
@@ -96,14 +113,34 @@ class MSPTModel(GeneralIQAModel):
             self.init_training_settings()
 
     # ------------------------------------------------------------------ setup
-    def _init_head(self, spec: Dict[str, Any]) -> None:
+    @torch.no_grad()
+    def fit_hint_stats(self, loader, batches: int) -> None:
+        """Teacher-target statistics of a feature-hints stage from the first ``batches`` training batches."""
+        from mspt_pyiqa.train.feature_hints import teacher_maps
+
+        t_maps, t_pooled = [], []
+        for b, data in enumerate(loader):
+            if b >= batches:
+                break
+            maps, pooled = teacher_maps(self.hint_teacher, data["img"].to(self.device), self.hints.teacher_taps)
+            t_maps.append(maps)
+            t_pooled.append(pooled)
+        self.hints.fit_stats(t_maps, t_pooled)
+
+    def reset_head(self, spec: Dict[str, Any]) -> None:
+        """``train.final_head``: a fresh regression head (small weights, bias at the label mean) on
+        the stage's result, e.g. after feature initialisation, where the head learnt nothing."""
+        for net in {id(n): n for n in (self.get_bare_model(self.net), self.eval_network())}.values():
+            self._init_head(spec, net)
+
+    def _init_head(self, spec: Dict[str, Any], net: Optional[torch.nn.Module] = None) -> None:
         """Fresh stages: small head weights and a bias at the label mean.
 
         timm's default head init gives train-mode scores of +-3 on [0, 1] labels, so the
         first epochs only shrink the output scale; ``{weight_std: 0.001, bias: 0.5}``
         starts near the labels instead.
         """
-        head = self.net.model.get_classifier()
+        head = (net if net is not None else self.net).model.get_classifier()
         torch.nn.init.normal_(head.weight, std=float(spec.get("weight_std", 0.001)))
         torch.nn.init.constant_(head.bias, float(spec.get("bias", 0.5)))
 
@@ -145,7 +182,7 @@ class MSPTModel(GeneralIQAModel):
                 self.objective.add_config_term("distill", {"pred": "score", "target": "prev_score", "mask": "replay", "weight": self.distill_weight})
             if self.distill_feat_weight:
                 self.objective.add_config_term("distill_feat", {"pred": "features", "target": "prev_feats", "mask": "replay", "weight": self.distill_feat_weight})
-        self.teacher_net = None
+        self.teacher_net = self.teacher_proj = None
         teacher = train_opt.get("teacher") or {}
         if float(teacher.get("feature_weight", 0.0)):
             # Online feature distillation: pooled (N, 1024) features of an MSPT-architecture
@@ -153,7 +190,27 @@ class MSPTModel(GeneralIQAModel):
             from mspt_pyiqa.train.teacher import build_teacher_network
 
             self.teacher_net = build_teacher_network(teacher, self.device)
-            self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
+            if teacher.get("feature_loss", "mse") == "cosine":
+                # A teacher of another shape (e.g. MobileNetV2IQA, 1280-d): the student's pooled
+                # features go through a trained linear projection, loss 1 - cosine similarity.
+                self.teacher_proj = feature_projection(self.get_bare_model(self.net), self.teacher_net, self.device)
+                self.objective.register_term("teacher_feat", cosine_feature_term(self.teacher_proj), float(teacher["feature_weight"]))
+            else:
+                self.objective.add_config_term("teacher_feat", {"pred": "features", "target": "teacher_feats", "weight": float(teacher["feature_weight"])})
+        self.hints = self.hint_teacher = None
+        if train_opt.get("feature_hints"):
+            from mspt_pyiqa.train.feature_hints import FeatureHints
+            from mspt_pyiqa.train.teacher import build_teacher_network
+
+            fh = train_opt["feature_hints"]
+            self.hint_teacher = build_teacher_network(fh["teacher"], self.device)
+            self.hints = FeatureHints(fh.get("taps")).to(self.device)
+        self.ladder_rank = self.ladder_teacher = None
+        if train_opt.get("ladder"):
+            from mspt_pyiqa.train.losses import build_ladder_losses
+
+            self.ladder_rank, self.ladder_teacher = build_ladder_losses(train_opt["ladder"])
+        self.grad_clip_norm = float(train_opt.get("grad_clip_norm") or 0.0)
         decay = train_opt.get("ema_decay")
         self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
         self.use_amp = bool(train_opt.get("amp", False)) and self.device.type == "cuda"
@@ -162,6 +219,9 @@ class MSPTModel(GeneralIQAModel):
         self.opt = dict(self.opt)
         self.opt["train"] = deepcopy(train_opt)
         self.setup_optimizers()
+        for extra in (self.teacher_proj, self.hints):
+            if extra is not None:  # trained with the network, not saved in its checkpoint
+                self.optimizer.add_param_group({"params": list(extra.parameters())})
         self.setup_schedulers()
         self.log_dict = OrderedDict()
 
@@ -175,6 +235,12 @@ class MSPTModel(GeneralIQAModel):
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        if self.hints is not None:  # a feature-initialisation stage: the hint losses only
+            with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+                losses = OrderedDict(l_hints=self.hints.loss(self.get_bare_model(self.net), self.hint_teacher, self.img_input))
+            losses["l_total"] = self._step(losses).detach()
+            self.log_dict = self.reduce_loss_dict(losses)
+            return
         with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
             score, feats = self.net(self.img_input, return_features=True)
             if self.prev_net is not None and (self.distill_weight or self.distill_feat_weight):
@@ -188,19 +254,52 @@ class MSPTModel(GeneralIQAModel):
                 bare = self.get_bare_model(self.net)
                 pull = sum((p - q).pow(2).sum() for p, q in zip(bare.parameters(), self.prev_net.parameters()))
                 losses["l_l2_pull"] = self.l2_pull_weight * pull
-        l_total = sum(losses.values())
-        if self.scaler is not None:
-            self.scaler.scale(l_total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            l_total.backward()
-            self.optimizer.step()
-        if self.net_ema is not None:
-            self.net_ema.update_parameters(self.get_bare_model(self.net))
+        l_total = self._step(losses)
         losses["l_total"] = l_total.detach()
         self.output_score = score.detach()
         self.log_dict = self.reduce_loss_dict(losses)
+
+    def _step(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Backward of the summed losses, optional gradient clipping, optimiser and EMA update."""
+        l_total = sum(losses.values())
+        if self.scaler is not None:
+            self.scaler.scale(l_total).backward()
+            if self.grad_clip_norm:
+                self.scaler.unscale_(self.optimizer)
+        else:
+            l_total.backward()
+        if self.grad_clip_norm:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.net_ema is not None:
+            self.net_ema.update_parameters(self.get_bare_model(self.net))
+        return l_total
+
+    def ladder_losses(self, data: Dict[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+        """Losses of one ladder batch (:class:`~mspt_pyiqa.train.ladder_data.LadderBatches`): the
+        label losses plus ``train.ladder.loss`` (and ``teacher_loss`` when set), in train mode."""
+        x = data["img"].to(self.device)
+        mos = data["mos_label"].to(self.device).view(-1)
+        group, anchor = data["ladder_group"].to(self.device), data["ladder_anchor"].to(self.device)
+        score = self.net(x).view(-1)
+        losses = self.objective.label_losses(score, mos)
+        losses["l_ladder_rank"] = self.ladder_rank(score, mos, group, anchor)
+        if self.ladder_teacher is not None:
+            losses["l_ladder_teacher"] = self.ladder_teacher(score, data["teacher_score"].to(self.device).view(-1), mos, group)
+        return losses
+
+    def optimize_ladder(self, data: Dict[str, torch.Tensor]) -> Dict[str, float]:
+        """One optimiser step on a ladder batch; returns its losses as floats (``l_ladder_*``)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+            losses = self.ladder_losses(data)
+        l_total = self._step(losses)
+        return {"l_ladder_total": float(l_total.detach()), **{k: float(v.detach()) for k, v in losses.items() if k.startswith("l_ladder")}}
 
     # ------------------------------------------------------------------ evaluation
     def eval_network(self) -> torch.nn.Module:
@@ -258,6 +357,8 @@ class MSPTModel(GeneralIQAModel):
             "net_best": {k: v.detach().cpu() for k, v in self.net_best.state_dict().items()},
             "ema": self.net_ema.state_dict() if self.net_ema is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "teacher_proj": self.teacher_proj.state_dict() if self.teacher_proj is not None else None,
+            "hints": self.hints.state_dict() if self.hints is not None else None,
             "best_metric_results": deepcopy(getattr(self, "best_metric_results", None)),
             "rng": rng_state(),
         }
@@ -278,6 +379,10 @@ class MSPTModel(GeneralIQAModel):
             self.net_best.load_state_dict(resume_state["net_best"])
         if self.net_ema is not None and resume_state.get("ema") is not None:
             self.net_ema.load_state_dict(resume_state["ema"])
+        if self.hints is not None and resume_state.get("hints") is not None:
+            self.hints.load_state_dict(resume_state["hints"])
+        if self.teacher_proj is not None and resume_state.get("teacher_proj") is not None:
+            self.teacher_proj.load_state_dict(resume_state["teacher_proj"])
         if self.scaler is not None and resume_state.get("scaler") is not None:
             self.scaler.load_state_dict(resume_state["scaler"])
         if resume_state.get("best_metric_results") is not None:

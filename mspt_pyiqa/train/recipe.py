@@ -42,7 +42,10 @@ import torch.distributed as dist
 import yaml
 from pyiqa.utils.misc import set_random_seed
 
-from mspt_pyiqa.train.runfiles import git_commit, write_json, write_yaml
+from mspt_pyiqa.options import packaged_recipes, resolve_option_file
+from mspt_pyiqa.train.runfiles import git_commit
+from mspt_pyiqa.utils.io import atomic_write_json as write_json, atomic_write_yaml as write_yaml
+from mspt_pyiqa.train.schema import recipe_problems, stage_problems
 from mspt_pyiqa.train.stage import StageResult, run_stage
 
 logger = logging.getLogger(__name__)
@@ -93,13 +96,22 @@ def _resolve_path(value: Any, base: Path) -> Any:
 
 
 def load_yaml(path: Path) -> Dict[str, Any]:
-    path = Path(path)
+    """A YAML mapping from ``path`` (or the packaged option file it names, see
+    :func:`mspt_pyiqa.options.resolve_option_file`); one-line :class:`RecipeError` otherwise."""
+    path = resolve_option_file(path)
     if not path.is_file():
-        raise RecipeError(f"file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        raise RecipeError(f"file not found: {path} (packaged recipes: {', '.join(packaged_recipes())})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise RecipeError(f"{path}: YAML syntax error{where}: {err.problem or err}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise RecipeError(f"{path}: not readable YAML ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise RecipeError(f"{path}: expected a YAML mapping at top level")
+        raise RecipeError(f"{path}: expected a YAML mapping at top level, got {type(data).__name__}")
     return data
 
 
@@ -123,20 +135,54 @@ def _resolve_dataset_paths(dopt: Dict[str, Any], base: Path) -> None:
         _resolve_dataset_paths(src, base)
 
 
+def is_auxiliary(recipe: Mapping[str, Any], index: int) -> bool:
+    """An ``auxiliary: true`` stage (e.g. fitting a teacher) is outside the chain: it starts from
+    its own options, its data is not replayed, the next stage does not start from it, and it is
+    not in the forgetting table. Later stages refer to its best checkpoint as ``@<its name>``."""
+    return bool((recipe["stages"][index] or {}).get("auxiliary", False))
+
+
+def resolve_stage_refs(opt: Dict[str, Any], best: Mapping[str, str]) -> None:
+    """Replace ``train.teacher.path: "@<stage name>"`` by that earlier stage's best checkpoint."""
+    train = opt.get("train") or {}
+    hints = train.get("feature_hints")
+    for key, teacher in (("train.teacher", train.get("teacher")), ("train.feature_hints.teacher", hints.get("teacher") if isinstance(hints, dict) else None)):
+        path = teacher.get("path") if isinstance(teacher, dict) else None
+        if isinstance(path, str) and path.startswith("@"):
+            if path[1:] not in best:
+                raise RecipeError(f"stage {opt.get('name')}: {key}.path {path!r} names no earlier stage (earlier: {sorted(best) or 'none'})")
+            teacher["path"] = best[path[1:]]
+
+
+def is_replayed(recipe: Mapping[str, Any], index: int) -> bool:
+    """Whether later stages replay this stage's training data (``replayed: false``: no, e.g. a
+    feature-initialisation stage; auxiliary stages never are)."""
+    spec = recipe["stages"][index] or {}
+    return not is_auxiliary(recipe, index) and bool(spec.get("replayed", True))
+
+
+def stage_file(option: str, recipe_dir: Path) -> Path:
+    """A stage's option file: relative to the recipe's folder, else the packaged file it names."""
+    local = Path(_resolve_path(option, recipe_dir))
+    return local if local.is_file() else resolve_option_file(option)
+
+
 def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[str, Any]:
     """Stage ``index``'s pyiqa options: its file + recipe overrides, paths made absolute."""
     spec = recipe["stages"][index]
-    opt_file = Path(_resolve_path(spec["option"], recipe_dir))
+    opt_file = stage_file(spec["option"], recipe_dir)
     opt = load_yaml(opt_file)
     opt = deep_merge(opt, recipe.get("overrides"))
     # Precedence: stage file < recipe-wide overrides < recipe anti_forgetting < this stage's overrides.
-    if recipe.get("anti_forgetting") is not None:
+    if recipe.get("anti_forgetting") is not None and not is_auxiliary(recipe, index):
         opt.setdefault("train", {})["anti_forgetting"] = deep_merge(opt.get("train", {}).get("anti_forgetting") or {}, recipe["anti_forgetting"])
     opt = deep_merge(opt, spec.get("overrides"))
     for dopt in opt.get("datasets", {}).values():
         # Relative data paths follow pyiqa's convention (the working directory); the
         # resolved options record them absolute.
         _resolve_dataset_paths(dopt, Path.cwd())
+    if isinstance(opt.get("train"), dict) and isinstance(opt["train"].get("ladder"), dict):
+        _resolve_dataset_paths(opt["train"]["ladder"], Path.cwd())
     for key in ("num_gpu",):
         if key in recipe:
             opt[key] = recipe[key]
@@ -172,6 +218,68 @@ def with_replay(opt: Dict[str, Any], previous: Sequence[Dict[str, Any]], recipe:
     keep = {k: v for k, v in train.items() if k not in SOURCE_KEYS and k != "sources"}
     opt["datasets"]["train"] = dict(keep, type="FaceIQADataset", sources=sources + own)
     return opt
+
+
+def check_recipe(recipe_path: Path, overrides: Optional[Mapping[str, Any]] = None) -> "tuple[Dict[str, Any], List[Dict[str, Any]], List[str]]":
+    """Read and validate a recipe and every stage's resolved options, doing no work.
+
+    Returns ``(recipe, stage options, problems)``: every problem found (schema: unknown keys
+    with a hint, types, ranges; unreadable files), each one line naming the file and key path.
+    Stage options are resolved as the run would (merges, replay, seeds), without a checkpoint.
+    """
+    recipe_path = resolve_option_file(recipe_path)
+    try:
+        recipe = load_yaml(recipe_path)
+        recipe = apply_dotted(recipe, overrides or {})
+    except RecipeError as err:
+        return {}, [], [str(err)]
+    except (IndexError, ValueError, TypeError, AttributeError) as err:
+        return {}, [], [f"{recipe_path}: --set override does not fit the recipe ({type(err).__name__}: {err})"]
+    problems = recipe_problems(recipe, str(recipe_path))
+    stages = recipe.get("stages")
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, dict) and isinstance(s.get("option"), str) for s in stages):
+        return recipe, [], problems
+    resolved: List[Dict[str, Any]] = []
+    for k, spec in enumerate(recipe["stages"]):
+        source = f"{recipe_path} stage {k + 1}"
+        try:
+            source = str(stage_file(spec["option"], Path(recipe_path).resolve().parent))
+            opt = stage_options(recipe, Path(recipe_path).resolve().parent, k)
+        except RecipeError as err:
+            problems.append(str(err))
+            continue
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"{source}: cannot be merged with the recipe ({type(err).__name__}: {err})")
+            continue
+        stage_errs = stage_problems(opt, source)
+        problems.extend(stage_errs)
+        if not stage_errs:
+            try:
+                if not is_auxiliary(recipe, k):
+                    opt = with_replay(opt, [o for j, o in enumerate(resolved) if is_replayed(recipe, j)], recipe)
+                resolve_stage_refs(opt, {o["name"]: f"<best checkpoint of stage {o['name']}>" for o in resolved})
+            except RecipeError as err:
+                problems.append(str(err))
+        resolved.append(opt)
+    return recipe, resolved, problems
+
+
+def describe_stages(stages: Sequence[Mapping[str, Any]], auxiliary: Optional[Sequence[bool]] = None) -> List[str]:
+    """One line per resolved stage: name, resolution, epochs, batch, lr, data sources, extras
+    (``auxiliary``: which stages are outside the chain, see :func:`is_auxiliary`)."""
+    lines = []
+    for k, opt in enumerate(stages, start=1):
+        train = opt.get("datasets", {}).get("train", {})
+        sources = [Path(str(s.get("meta_info_file") or s.get("dataroot_target") or "?")).name + (" (replay)" if s.get("replay") else "") for s in train.get("sources") or [train]]
+        t = opt.get("train", {})
+        extras = [k2 for k2 in ("teacher", "feature_hints", "ladder", "ema_decay", "amp") if t.get(k2)]
+        af = {k2: v for k2, v in (t.get("anti_forgetting") or {}).items() if v}
+        lines.append(
+            f"stage {k} {opt.get('name')}{' (auxiliary)' if auxiliary and auxiliary[k - 1] else ''}: {opt.get('network', {}).get('test_img_size')} px, {t.get('total_epoch')} epoch(s), "
+            f"batch {train.get('batch_size_per_gpu')}, lr {t.get('optim', {}).get('lr')}, seed {opt.get('manual_seed')}, "
+            f"{opt.get('network', {}).get('type')}, num_gpu {opt.get('num_gpu', 0)}, data {', '.join(sources)}"
+            + (f", anti-forgetting {af}" if af else "") + (f", with {', '.join(extras)}" if extras else ""))
+    return lines
 
 
 def init_distributed(recipe: Mapping[str, Any], num_gpu: Any) -> Dict[str, Any]:
@@ -220,10 +328,11 @@ def run_recipe(
             global iteration n, as a kill would.
         forgetting: compute the forgetting table at the end.
     """
-    recipe_path, out_dir = Path(recipe_path).resolve(), Path(out_dir)
-    recipe = apply_dotted(load_yaml(recipe_path), overrides or {})
-    if not recipe.get("stages"):
-        raise RecipeError(f"{recipe_path}: no stages")
+    recipe_path, out_dir = resolve_option_file(recipe_path).resolve(), Path(out_dir)
+    recipe, _, problems = check_recipe(recipe_path, overrides)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s); --dry-run lists them all)" if len(problems) > 1 else ""
+        raise RecipeError(problems[0] + more)
     dist_info = init_distributed(recipe, stage_options(recipe, recipe_path.parent, 0).get("num_gpu", 0))
     main = dist_info["rank"] == 0
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -248,10 +357,16 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         write_yaml(out_dir / "recipe.yml", recipe)
     resolved: List[Dict[str, Any]] = []
     results: List[StageResult] = []
+    main_opts: List[Dict[str, Any]] = []  # stages whose data later stages replay
+    prev: Optional[StageResult] = None     # the chain's last result
     for k in range(len(recipe["stages"])):
-        opt = with_replay(stage_options(recipe, recipe_path.parent, k), resolved, recipe)
-        if results:
-            opt["path"]["pretrain_network"] = results[-1].best_checkpoint
+        aux = is_auxiliary(recipe, k)
+        opt = stage_options(recipe, recipe_path.parent, k)
+        if not aux:
+            opt = with_replay(opt, main_opts, recipe)
+            if prev is not None:
+                opt["path"]["pretrain_network"] = prev.best_checkpoint
+        resolve_stage_refs(opt, {r.name: r.best_checkpoint for r in results})
         opt.update(dist_info, is_train=True, auto_resume=False)
         stage_dir = out_dir / f"{k + 1}_{opt['name']}"
         done = stage_dir / "result.json"
@@ -261,8 +376,10 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         if main:
             write_yaml(saved, _comparable(opt))
         resolved.append(opt)
-        if done.is_file() and results and load_yaml(done).get("pretrain_sha256") != results[-1].best_sha256:
-            raise RecipeError(f"{done}: stage started from another checkpoint than {results[-1].best_checkpoint}")
+        if is_replayed(recipe, k):
+            main_opts.append(opt)
+        if done.is_file() and prev is not None and not aux and load_yaml(done).get("pretrain_sha256") != prev.best_sha256:
+            raise RecipeError(f"{done}: stage started from another checkpoint than {prev.best_checkpoint}")
         if done.is_file():
             result = StageResult(**{**load_yaml(done)})
             logger.info("stage %s already finished (%s), skipped", opt["name"], done)
@@ -277,9 +394,11 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
             stop = stop_after["iter"] if stop_after and int(stop_after["stage"]) == k else None
             logger.info("stage %d/%d %s: start weights %s", k + 1, len(recipe["stages"]), opt["name"], opt["path"].get("pretrain_network") or "(fresh)")
             result = run_stage(opt, stage_dir, stop_after_iter=stop, teacher_hook=hook)
-        if results and result.pretrain_sha256 != results[-1].best_sha256:
-            raise RecipeError(f"stage {opt['name']} loaded sha256 {result.pretrain_sha256}, expected {results[-1].best_sha256}")
+        if prev is not None and not aux and result.pretrain_sha256 != prev.best_sha256:
+            raise RecipeError(f"stage {opt['name']} loaded sha256 {result.pretrain_sha256}, expected {prev.best_sha256}")
         results.append(result)
+        if not aux:
+            prev = result
         summary["stages"].append({k2: v for k2, v in asdict(result).items() if k2 != "history"})
         if main:
             write_json(out_dir / "run.json", summary)
@@ -287,7 +406,9 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         from mspt_pyiqa.train.forgetting import forgetting_table, write_forgetting
 
         entries = []
-        for opt, res in zip(resolved, results):
+        for k, (opt, res) in enumerate(zip(resolved, results)):
+            if is_auxiliary(recipe, k):
+                continue
             val_key = next((p for p in opt["datasets"] if p.split("_")[0] == "val"), None)
             if val_key is None:
                 logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])

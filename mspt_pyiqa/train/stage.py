@@ -20,8 +20,9 @@ from pyiqa.data import build_dataloader, build_dataset
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from mspt_pyiqa.train.ladder_data import LadderBatches, ladder_steps
 from mspt_pyiqa.train.pyiqa_model import MSPTModel, load_training_state
-from mspt_pyiqa.train.runfiles import write_json
+from mspt_pyiqa.utils.io import atomic_write_json as write_json, clean_stale_temps
 from mspt_pyiqa.train.sampler import ResumableSampler
 from mspt_pyiqa.weights import sha256_file
 
@@ -60,6 +61,24 @@ def stage_paths(opt: Dict[str, Any], stage_dir: Path) -> None:
     )
     for key in ("models", "training_states"):
         Path(opt["path"][key]).mkdir(parents=True, exist_ok=True)
+        removed = remove_stale_temps(Path(opt["path"][key]))
+        if removed:
+            logger.warning("removed %d temporary file(s) of an interrupted save in %s", len(removed), opt["path"][key])
+
+
+def remove_stale_temps(folder: Path) -> List[Path]:
+    """Delete the temp files a kill during a checkpoint / state save left in ``folder``.
+
+    Matches :func:`mspt_pyiqa.utils.io.atomic_write`'s ``.<name>.*.tmp`` pattern and the
+    ``<name>.*.tmp`` files of earlier versions; called when a stage (re)starts, before any write.
+    """
+    removed = clean_stale_temps(folder, "*")
+    for pattern in ("*.pth.*.tmp", "*.state.*.tmp"):
+        for p in Path(folder).glob(pattern):
+            if p.is_file():
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def latest_state(states_dir: Path) -> Optional[Path]:
@@ -117,6 +136,12 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
     train_set, sampler, loader, val_loaders = build_loaders(opt)
     if teacher_hook is not None:
         teacher_hook(train_set, opt)
+    ladders, ladder_fraction = None, 0.0
+    if opt["train"].get("ladder"):
+        ladders = LadderBatches(opt["train"]["ladder"])
+        ladder_fraction = float(opt["train"]["ladder"].get("fraction", 0.5))
+        if teacher_hook is not None and opt["train"]["ladder"].get("teacher_loss"):
+            teacher_hook(ladders, opt)
     model = MSPTModel(opt)
     epochs = int(opt["train"]["total_epoch"])
     per_epoch = sampler.batches_per_epoch()
@@ -139,11 +164,15 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
                 if old.stem.isdigit() and int(old.stem) != it:
                     old.unlink()
 
+    if model.hints is not None and not bool(model.hints.fitted):
+        sampler.set_epoch(0, 0)
+        model.fit_hint_stats(loader, int(opt["train"]["feature_hints"].get("stats_batches", 4)))
     while epoch < epochs:
         t0 = time.time()
         sampler.set_epoch(epoch, skip)
         totals: Dict[str, float] = {}
-        n = 0
+        ladder_totals: Dict[str, float] = {}
+        n = n_ladder = 0
         bar = tqdm(loader, total=per_epoch - skip, desc=f"{opt['name']} epoch {epoch + 1}/{epochs}", leave=False, disable=not _is_main(opt))
         for b, data in enumerate(bar, start=skip):
             it += 1
@@ -152,6 +181,13 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
             for k, v in model.get_current_log().items():
                 totals[k] = totals.get(k, 0.0) + float(v)
             n += 1
+            if ladders is not None:
+                # Ladder batches between pool batches; each drawn from (seed, iteration, j) only,
+                # so a resumed run draws the same ones.
+                for j in range(ladder_steps(ladder_fraction, it)):
+                    for k, v in model.optimize_ladder(ladders.batch([int(opt["manual_seed"]), it, j])).items():
+                        ladder_totals[k] = ladder_totals.get(k, 0.0) + v
+                    n_ladder += 1
             bar.set_postfix(loss=f"{model.get_current_log().get('l_total', float('nan')):.4f}")
             if save_every and it % save_every == 0 and b + 1 < per_epoch:
                 save_state(epoch, b + 1)
@@ -161,7 +197,8 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         lr = model.get_current_learning_rate()[0]
         model.update_learning_rate(epoch + 2, warmup_iter=opt["train"].get("warmup_iter", -1))  # per-epoch schedule, as pyiqa's pipeline
         epoch += 1
-        row: Dict[str, Any] = {"epoch": epoch, "iter": it, "lr": lr, **{k: v / max(n, 1) for k, v in totals.items()}}
+        row: Dict[str, Any] = {"epoch": epoch, "iter": it, "lr": lr, **{k: v / max(n, 1) for k, v in totals.items()},
+                               **{k: v / max(n_ladder, 1) for k, v in ladder_totals.items()}}
         if opt.get("val") and (epoch % val_every == 0 or epoch == epochs):
             if _is_main(opt):
                 for vl in val_loaders:
@@ -177,6 +214,8 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         save_state(epoch, 0)
 
     best = Path(opt["path"]["models"]) / "net_best.pth"
+    if opt["train"].get("final_head"):
+        model.reset_head(opt["train"]["final_head"])
     if _is_main(opt):
         model.save_network(model.eval_network(), "net", -1)
         if not best.is_file():  # no validation set: the last weights are the stage's result

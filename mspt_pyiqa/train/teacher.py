@@ -5,13 +5,17 @@ Option block ``train.teacher`` of a stage::
     teacher:
       type: pyiqa          # pyiqa | checkpoint | network
       name: topiq_nr-face  # pyiqa metric name (type pyiqa)
-      path: run/stage3/models/net_best.pth   # type checkpoint (an MSPT checkpoint)
-      network: {type: MSPTNet, test_img_size: 448}  # network options (checkpoint / network)
+      path: run/stage3/models/net_best.pth   # type checkpoint: a checkpoint file, or "@<name>":
+                           # the best checkpoint of an earlier (auxiliary) stage of the recipe
+      network: {type: MSPTNet, test_img_size: 448}  # network options (checkpoint / network);
+                           # e.g. {type: MobileNetV2IQA, test_img_size: 224} for a fitted ImageNet teacher
       score_range: [0, 1]  # raw teacher range, mapped to [0, 1]
       lower_better: false
       mix: 0.0             # weight of the teacher on labelled samples (unlabelled: always 1)
-      feature_weight: 0.0  # > 0: also match the teacher's pooled (N, 1024) features, online
-                           # on each augmented batch (checkpoint / network teachers of MSPT shape)
+      feature_weight: 0.0  # > 0: also match the teacher's pooled features, online on each
+                           # augmented batch (checkpoint / network teachers)
+      feature_loss: mse    # mse (a teacher of MSPT shape) | cosine (through a trained linear
+                           # projection to the teacher's feature size, e.g. 1280 for MobileNetV2IQA)
       cache_dir: null      # default: <run folder>/teacher_cache
 
 Scores are cached in ``<cache_dir>/<teacher id>.json`` keyed by
@@ -35,7 +39,7 @@ from torchvision.transforms.functional import to_tensor
 from tqdm import tqdm
 
 from mspt_pyiqa.data.meta import normalize_mos
-from mspt_pyiqa.train.runfiles import write_json
+from mspt_pyiqa.utils.io import atomic_write_json as write_json
 from mspt_pyiqa.weights import read_checkpoint, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -58,7 +62,8 @@ def build_teacher_network(opt: Mapping[str, Any], device: torch.device) -> torch
     if kind not in ("checkpoint", "network"):
         raise ValueError(f"teacher type {kind!r} has no network (feature distillation needs checkpoint or network)")
     net_opt = dict(opt.get("network") or {"type": "MSPTNet"})
-    net_opt.setdefault("pretrained", False)
+    if net_opt.get("type") == "MSPTNet":
+        net_opt.setdefault("pretrained", False)
     net = build_network(net_opt).to(device).eval()
     if kind == "checkpoint":
         net.load_state_dict(read_checkpoint(Path(opt["path"])))

@@ -13,15 +13,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from mspt_pyiqa.data.toy import make_toy_stages
-from mspt_pyiqa.train.runfiles import write_yaml
+from mspt_pyiqa.options import options_dir
+from mspt_pyiqa.utils.io import atomic_write_yaml as write_yaml
 
-# Repository's shipped stage files (the toy recipe only shrinks them).
+# The packaged stage files (the toy recipe only shrinks them).
 STAGE_FILES = ("synthetic_stage1_224.yml", "synthetic_stage2_336.yml", "synthetic_stage3_448.yml")
-
-
-def options_dir() -> Path:
-    """The repository's ``options/`` folder (next to the package in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "options"
 
 
 def toy_recipe(csvs: Dict[int, Path], resolutions: Sequence[int] = (64, 96, 128), epochs: int = 2, batch: int = 6, seed: int = 7, save_every: int = 1) -> Dict[str, Any]:

@@ -1,0 +1,225 @@
+"""Severity ladders from a meta-info CSV, and the seeded ladder batches of the ranking term.
+
+A *ladder* is one clean photo (level 0) and versions of it made worse step by step by one
+degradation kind (levels 1, 2, ...); its labels order its images. Two CSV layouts:
+
+* explicit: columns ``dist_img, mos, ladder_id, level`` (level 0 = the clean photo, repeated in
+  every ladder of that photo), optional ``source_id`` (the photo; default: the ladder id) and
+  ``degradation`` (the kind; default ``ladder``);
+* the corpus's levels layout (``mspt-face corpus build --levels``): no ``ladder_id``; ladders
+  are ``(source_id, degradation)`` and each photo's level-0 row heads all its ladders.
+
+Paths are relative to ``dataroot_target`` (default: the CSV's folder), as in the common
+meta-info CSV, so ladders generated at any resolution (native included) train the same way.
+
+A ladder batch draws ``ladders_per_batch`` photos uniformly (with replacement only when there
+are fewer photos), then a kind per photo with probabilities ``kind_weights`` (missing kinds
+weigh 1; a kind the photo lacks is redrawn among its own kinds): the draw of the release
+trainer on a complete photo x kind grid, given the same generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms.functional import hflip, resize, to_tensor
+
+from mspt_pyiqa.data.meta import MetaInfoError, read_meta_csv
+
+
+@dataclass
+class Ladders:
+    """Rows (absolute paths, labels, levels) and the ladders over them.
+
+    ``ladders[i]``: row indices of ladder i, level 0 first; ``photo_of[i]`` / ``kind_of[i]``:
+    indices into ``photos`` / ``kinds`` (kinds in order of first appearance).
+    """
+
+    paths: List[str]
+    labels: np.ndarray  # (N,) float32 in [0, 1], higher = better
+    levels: np.ndarray  # (N,) int, 0 = clean photo
+    ladders: List[np.ndarray]
+    photo_of: np.ndarray
+    kind_of: np.ndarray
+    photos: List[str]
+    kinds: List[str]
+    teacher: Optional[np.ndarray] = None  # (N,) teacher scores in [0, 1] (NaN = none)
+    _index: Dict[Tuple[int, int], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {(int(p), int(k)): i for i, (p, k) in enumerate(zip(self.photo_of, self.kind_of))}
+
+    def ladder(self, photo: int, kind: int) -> Optional[int]:
+        """Index of the ladder of ``(photo, kind)``, or ``None``."""
+        return self._index.get((int(photo), int(kind)))
+
+
+def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, split_value: Optional[str] = None) -> Ladders:
+    """The ladders of a meta-info CSV (see module docstring); one-line errors name the file."""
+    meta = Path(meta_info_file)
+    frame = read_meta_csv(meta)
+    if "level" not in frame.columns:
+        raise MetaInfoError(f"{meta}: ladder CSV needs a 'level' column (0 = the clean photo), columns: {list(frame.columns)}")
+    if split_value is not None and "split" in frame.columns:
+        frame = frame[frame["split"].astype(str) == str(split_value)]
+    frame = frame.reset_index(drop=True)
+    if frame.empty:
+        raise MetaInfoError(f"{meta}: no ladder rows" + (f" in split {split_value!r}" if split_value else ""))
+    if frame["level"].isna().any() or frame["mos"].isna().any():
+        raise MetaInfoError(f"{meta}: ladder rows need a level and a mos on every row")
+    frame["level"] = frame["level"].astype(int)
+    root = Path(dataroot_target) if dataroot_target else meta.parent
+    kind_col = frame["degradation"].astype(str) if "degradation" in frame.columns else pd.Series(["ladder"] * len(frame))
+    if "ladder_id" in frame.columns:
+        lid = frame["ladder_id"].astype(str)
+        photo = frame["source_id"].astype(str) if "source_id" in frame.columns else lid
+        members = {k: list(v) for k, v in frame.groupby(lid, sort=False).groups.items()}
+        keys = list(members)
+        kind_of_ladder = {k: next((kind_col[i] for i in members[k] if frame["level"][i] > 0), "ladder") for k in keys}
+        photo_of_ladder = {k: photo[members[k][0]] for k in keys}
+    else:
+        if "source_id" not in frame.columns:
+            raise MetaInfoError(f"{meta}: ladder CSV needs 'ladder_id' or 'source_id' + 'degradation' columns")
+        photo = frame["source_id"].astype(str)
+        clean = frame["level"] == 0
+        members, kind_of_ladder, photo_of_ladder = {}, {}, {}
+        for i in np.flatnonzero(~clean.to_numpy()):
+            key = f"{photo[i]}/{kind_col[i]}"
+            if key not in members:
+                heads = np.flatnonzero((clean & (photo == photo[i])).to_numpy())
+                members[key], kind_of_ladder[key], photo_of_ladder[key] = [int(h) for h in heads[:1]], kind_col[i], photo[i]
+            members[key].append(int(i))
+        keys = list(members)
+    ladders, p_of, k_of, photos, kinds = [], [], [], [], []
+    levels = frame["level"].to_numpy()
+    for key in keys:
+        rows = np.asarray(sorted(members[key], key=lambda r: (levels[r], r)), dtype=np.int64)
+        if len(rows) < 2 or levels[rows[0]] != 0 or (levels[rows] == 0).sum() != 1:
+            raise MetaInfoError(f"{meta}: ladder {key!r} needs exactly one level-0 row (the clean photo) and at least one degraded row")
+        for name, table in ((photo_of_ladder[key], photos), (kind_of_ladder[key], kinds)):
+            if name not in table:
+                table.append(name)
+        ladders.append(rows)
+        p_of.append(photos.index(photo_of_ladder[key]))
+        k_of.append(kinds.index(kind_of_ladder[key]))
+    return Ladders(paths=[str(root / p) for p in frame["dist_img"]], labels=frame["mos"].to_numpy(np.float32), levels=levels,
+                   ladders=ladders, photo_of=np.asarray(p_of), kind_of=np.asarray(k_of), photos=photos, kinds=kinds)
+
+
+def kind_probabilities(kinds: Sequence[str], weights: Optional[Mapping[str, float]]) -> Optional[np.ndarray]:
+    """Normalised sampling probabilities of ``kinds`` from ``{kind: weight}`` (missing = 1); ``None`` = uniform."""
+    if not weights:
+        return None
+    unknown = set(weights) - set(kinds)
+    if unknown:
+        raise ValueError(f"ladder kind_weights name kinds the ladders do not have: {sorted(unknown)} (kinds: {list(kinds)})")
+    w = np.array([float(weights.get(k, 1.0)) for k in kinds])
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"ladder kind_weights must be >= 0 with a positive sum, got {dict(weights)}")
+    return w / w.sum()
+
+
+def ladder_batch(ladders: Ladders, n: int, rng: np.random.Generator, kind_p: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Row indices and ladder ids ``(sum of ladder lengths,)`` of a batch of ``n`` ladders."""
+    n_photos = len(ladders.photos)
+    photos = rng.choice(n_photos, size=n, replace=n > n_photos)
+    kinds = rng.choice(len(ladders.kinds), size=n, p=kind_p)
+    idx: List[int] = []
+    group: List[int] = []
+    for g, (p, k) in enumerate(zip(photos, kinds)):
+        li = ladders.ladder(p, k)
+        if li is None:  # this photo lacks that kind: redraw among its own
+            own = [int(kk) for kk in range(len(ladders.kinds)) if ladders.ladder(p, kk) is not None]
+            w = np.array([kind_p[kk] if kind_p is not None else 1.0 for kk in own])
+            li = ladders.ladder(p, own[int(rng.choice(len(own), p=w / w.sum()))])
+        rows = ladders.ladders[li]
+        idx.extend(int(r) for r in rows)
+        group.extend([g] * len(rows))
+    return np.asarray(idx), np.asarray(group)
+
+
+class LadderImages(Dataset):
+    """Images of a :class:`Ladders` set: item ``i`` -> (3, S, S) float in [0, 1], resized to
+    ``size`` (``None``: as stored; batches then need equal sizes), mirrored when ``flip``."""
+
+    def __init__(self, ladders: Ladders, size: Optional[Sequence[int]] = None) -> None:
+        self.ladders, self.size = ladders, (list(size) if size else None)
+
+    def __len__(self) -> int:
+        return len(self.ladders.paths)
+
+    def load(self, index: int, flip: bool = False) -> torch.Tensor:
+        path = self.ladders.paths[index]
+        try:
+            with Image.open(path) as img:
+                x = to_tensor(img.convert("RGB"))
+        except OSError as err:
+            raise MetaInfoError(f"ladder image {path} cannot be read ({err})") from None
+        if self.size is not None and list(x.shape[-2:]) != self.size:
+            x = resize(x, self.size, antialias=True)
+        return hflip(x) if flip else x
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.load(index)
+
+
+class LadderBatches:
+    """Seeded ladder batches for training: ``batch(seed_key)`` -> batch dict.
+
+    Batch keys: ``img`` (B, 3, S, S) in [0, 1]; ``mos_label`` (B, 1); ``ladder_group`` (B,)
+    int64; ``ladder_anchor`` (B,) bool (level 0); ``teacher_score`` (B, 1) (NaN without a
+    teacher). The draw depends only on ``seed_key`` (e.g. ``[seed, stage, iteration]``).
+    """
+
+    def __init__(self, opt: Mapping[str, Any]) -> None:
+        self.ladders = read_ladders(Path(opt["meta_info_file"]), opt.get("dataroot_target"), opt.get("split_value"))
+        self.per_batch = int(opt.get("ladders_per_batch", 12))
+        self.kind_p = kind_probabilities(self.ladders.kinds, opt.get("kind_weights"))
+        augment = opt.get("augment") or {}
+        self.images = LadderImages(self.ladders, augment.get("resize"))
+        self.hflip = bool(augment.get("hflip", True))
+
+    @property
+    def paths_mos(self) -> List[List[Any]]:
+        """``[path, label]`` per row (the interface teachers attach scores through)."""
+        return [[p, float(m)] for p, m in zip(self.ladders.paths, self.ladders.labels)]
+
+    @property
+    def seeds(self) -> List[int]:
+        """Degradation seed per row for the teacher cache key (unknown: -1)."""
+        return [-1] * len(self.ladders.paths)
+
+    def set_teacher_scores(self, scores: np.ndarray) -> None:
+        scores = np.asarray(scores, dtype=np.float32)
+        if scores.shape != (len(self.images),):
+            raise ValueError(f"expected {len(self.images)} ladder teacher scores, got shape {scores.shape}")
+        self.ladders.teacher = scores
+
+    def batch(self, seed_key: Sequence[int]) -> Dict[str, torch.Tensor]:
+        rng = np.random.default_rng(list(seed_key))
+        idx, group = ladder_batch(self.ladders, self.per_batch, rng, self.kind_p)
+        flips = rng.random(len(idx)) < 0.5 if self.hflip else np.zeros(len(idx), bool)
+        teacher = self.ladders.teacher[idx] if self.ladders.teacher is not None else np.full(len(idx), np.nan, np.float32)
+        return {
+            "img": torch.stack([self.images.load(int(i), bool(f)) for i, f in zip(idx, flips)]),
+            "mos_label": torch.from_numpy(self.ladders.labels[idx]).view(-1, 1),
+            "ladder_group": torch.from_numpy(group).long(),
+            "ladder_anchor": torch.from_numpy(self.ladders.levels[idx] == 0),
+            "teacher_score": torch.from_numpy(np.asarray(teacher, np.float32)).view(-1, 1),
+            "index": torch.from_numpy(idx).long(),
+        }
+
+
+def ladder_steps(fraction: float, iteration: int) -> int:
+    """Ladder steps to run after pool iteration ``iteration`` (1-based) so that ladder batches
+    make up ``fraction`` of all optimiser steps, spread evenly (0.5: one after every pool step)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"train.ladder.fraction must be in [0, 1), got {fraction}")
+    ratio = fraction / (1.0 - fraction)
+    return int(np.floor(iteration * ratio + 1e-9) - np.floor((iteration - 1) * ratio + 1e-9))
