@@ -24,11 +24,13 @@ import os
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
-import torch
 import yaml
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported where it is used: reading the catalog needs none
+    import torch
+    from torch import nn
 
 from mspt_pyiqa.utils.io import atomic_save, atomic_write
 
@@ -100,6 +102,8 @@ def package_weights_dir() -> Path:
 
 
 def hub_checkpoint_dir() -> Path:
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
@@ -218,8 +222,10 @@ def resolve_weights(
     )
 
 
-def read_checkpoint(path: Path) -> Dict[str, torch.Tensor]:
+def read_checkpoint(path: Path) -> Dict[str, "torch.Tensor"]:
     """State dict of an MSPT checkpoint (pyiqa's ``{'params': state_dict}`` or a bare state dict)."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
@@ -236,6 +242,8 @@ def read_checkpoint(path: Path) -> Dict[str, torch.Tensor]:
 
 def non_finite_tensors(state: Mapping[str, Any]) -> Dict[str, int]:
     """``{name: count}`` of floating-point tensors of ``state`` holding NaN or inf values."""
+    import torch
+
     bad: Dict[str, int] = {}
     for name, t in state.items():
         if torch.is_tensor(t) and t.is_floating_point():
@@ -256,7 +264,7 @@ def warn_non_finite(state: Mapping[str, Any], path: Path) -> Dict[str, int]:
     return bad
 
 
-def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: Optional[str] = None) -> Path:
+def load_mspt_weights(net: "nn.Module", weights_name: Optional[str] = None, path: Optional[str] = None) -> Path:
     """Load released (or explicit) weights into an :class:`~mspt_pyiqa.archs.MSPTNet`; return the file used."""
     if path is not None:
         resolved = Path(path)
@@ -280,12 +288,14 @@ def load_mspt_weights(net: nn.Module, weights_name: Optional[str] = None, path: 
     return resolved
 
 
-def save_checkpoint(net: nn.Module, path: Path, meta: Optional[Mapping[str, Any]] = None) -> str:
+def save_checkpoint(net: "nn.Module", path: Path, meta: Optional[Mapping[str, Any]] = None) -> str:
     """Write ``{'params': state_dict, 'meta': meta}`` atomically; return its sha256.
 
     Saved through a file object (no temp-file name inside the archive), so equal weights and
     meta give byte-identical files and equal sha256.
     """
+    import torch
+
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     atomic_save(Path(path), lambda f: torch.save({"params": state, "meta": dict(meta or {})}, f))
     return sha256_file(Path(path))
