@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 
 from mspt_pyiqa.face.detector import DetectedFace
-from mspt_pyiqa.face.template import face_template
+from mspt_pyiqa.face.template import estimate_similarity, face_template
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +67,6 @@ CROP_LIMITS = CropLimits(min_face_scale=0.55, max_face_scale=2.0, max_offset=0.3
 
 def framing_of(face: DetectedFace, width: int, height: int) -> Framing:
     """Framing of ``face`` (landmarks in pixels) in a ``width`` x ``height`` image."""
-    from mspt_pyiqa.face.align import estimate_similarity
-
     side = min(width, height)
     template = face_template(side) + np.array([(width - side) / 2.0, (height - side) / 2.0])
     m = estimate_similarity(face.landmarks.astype(np.float64), template)  # image -> template

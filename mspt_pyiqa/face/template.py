@@ -43,3 +43,20 @@ def face_template(size: int = TEMPLATE_SIZE) -> np.ndarray:
     keeping the pixel-centre convention: ``(t + 0.5) * size / 512 - 0.5``)."""
     k = size / TEMPLATE_SIZE
     return (TEMPLATE_512 + 0.5) * k - 0.5
+
+
+def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity ``(2, 3)`` matrix mapping ``src`` points ``(K, 2)`` onto ``dst``.
+
+    Closed form with complex numbers: ``w = a z + b``, ``a = sum((w-w̄) conj(z-z̄)) / sum|z-z̄|²``
+    (the 2-D case of Umeyama's method).
+    """
+    z = src[:, 0].astype(np.float64) + 1j * src[:, 1].astype(np.float64)
+    w = dst[:, 0].astype(np.float64) + 1j * dst[:, 1].astype(np.float64)
+    zc, wc = z - z.mean(), w - w.mean()
+    denom = float(np.sum(np.abs(zc) ** 2))
+    if denom <= 1e-12:
+        raise ValueError("degenerate landmarks: all points coincide")
+    a = np.sum(wc * np.conj(zc)) / denom
+    b = w.mean() - a * z.mean()
+    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], dtype=np.float64)
