@@ -24,6 +24,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -93,14 +94,34 @@ def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool) -> D
     return out
 
 
-def timed(fn: Callable[[str], float], spent: Dict[str, float], key: str) -> Callable[[str], float]:
-    def inner(path: str) -> float:
-        t = time.perf_counter()
-        try:
-            return fn(path)
-        finally:
-            spent[key] = spent.get(key, 0.0) + time.perf_counter() - t
-    return inner
+class Timing:
+    """Seconds spent building one cache, summed over every (resumed) run: ``<cache>/timing.json``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        self.files_s = float(old.get("files_s", 0.0))
+        self.metric_s: Dict[str, float] = dict(old.get("metric_s", {}))
+        self.metric_n: Dict[str, int] = dict(old.get("metric_n", {}))
+        self.runs = int(old.get("runs", 0)) + 1
+
+    def timed(self, fn: Callable[[str], float], key: str) -> Callable[[str], float]:
+        """``fn`` that adds its own duration and call count to ``key``."""
+        def inner(path: str) -> float:
+            t = time.perf_counter()
+            try:
+                return fn(path)
+            finally:
+                self.metric_s[key] = self.metric_s.get(key, 0.0) + time.perf_counter() - t
+                self.metric_n[key] = self.metric_n.get(key, 0) + 1
+        return inner
+
+    def save(self) -> None:
+        atomic_write_json(self.path, self.as_dict())
+
+    def as_dict(self) -> Dict[str, object]:
+        return {"runs": self.runs, "files_s": round(self.files_s, 1),
+                "metric_s": {k: round(v, 1) for k, v in self.metric_s.items()}, "metric_n": self.metric_n}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -108,24 +129,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import torch
 
-    torch.set_num_threads(args.threads or int(__import__("os").environ.get("OMP_NUM_THREADS", "1") or 1))
+    torch.set_num_threads(args.threads or int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
     if args.photos < 1:
         raise SystemExit("error: --photos must be >= 1")
     levels = {k: tuple(v) for k, v in native.YARDSTICK_LEVELS.items()}
     kinds = list(levels)
     cache = args.cache / f"levels-{level_key(levels, args.seed)}"
+    timing = Timing(cache / "timing.json")
+    load_start = os.getloadavg()[1]
     t0 = time.perf_counter()
     photos = native_run.test_photos(args.faces, args.sets, args.photos, seed=args.seed)
     if len(photos) < args.photos:
         log.warning("only %d test photos in %s (asked for %d)", len(photos), args.sets, args.photos)
     rows = native_run.plan(photos, native_run.photo_sizes(photos), levels, seed=args.seed, arms=args.arms)
     native_run.materialise(rows, args.faces, cache)
-    t_files = time.perf_counter() - t0
+    timing.files_s += time.perf_counter() - t0
+    timing.save()
     metrics = build_metrics(args.sizes, args.weights, not args.no_classic)
-    spent: Dict[str, float] = {}
-    t1 = time.perf_counter()
-    scored = native_run.score_all(rows, cache, {c: timed(m["fn"], spent, c) for c, m in metrics.items()})
-    t_score = time.perf_counter() - t1
+    scored = native_run.score_all(rows, cache, {c: timing.timed(m["fn"], c) for c, m in metrics.items()},
+                                  on_flush=timing.save)
 
     results: Dict[str, Dict[str, list]] = {}
     bars: Dict[str, list] = {}
@@ -146,8 +168,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "levels": {k: [{"level": i, "value": v, "setting": native.setting(k, v)} for i, v in enumerate(vals, 1)]
                    for k, vals in levels.items()},
         "metrics": {c: {k: v for k, v in m.items() if k != "fn"} for c, m in metrics.items()},
-        "seconds": {"files": round(t_files, 1), "scoring": round(t_score, 1),
-                    "per_metric_this_run": {k: round(v, 1) for k, v in spent.items()}},
+        "timing": {**timing.as_dict(), "threads": torch.get_num_threads(),
+                   "load_average_5min": {"start": round(load_start, 2), "end": round(os.getloadavg()[1], 2)}},
         "boot": args.boot, "seed": args.seed, "cache": str(cache),
     }
     flat = [{"arm": arm, "metric": c, **f} for arm, per in results.items() for c, figs in per.items() for f in figs]

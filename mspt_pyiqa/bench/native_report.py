@@ -42,12 +42,24 @@ def headline_rows(per_metric: Mapping[str, Sequence[Mapping[str, object]]], labe
     return rows
 
 
+def timing_text(tm: Mapping[str, object], labels: Mapping[str, str]) -> str:
+    """One sentence: total minutes, each metric's share and seconds per image, threads and load."""
+    msec: Mapping[str, float] = tm["metric_s"]  # type: ignore[assignment]
+    mn: Mapping[str, int] = tm["metric_n"]  # type: ignore[assignment]
+    total = float(tm["files_s"]) + sum(msec.values())
+    per = ", ".join(f"{labels.get(k, k)} {v / 60:.1f} min ({v / max(mn.get(k, 1), 1):.2f} s/image)" for k, v in msec.items())
+    load = tm["load_average_5min"]  # type: ignore[index]
+    return (f"{total / 60:.1f} min in all ({float(tm['files_s']) / 60:.1f} min writing the degraded files; "
+            f"scoring: {per}), summed over {tm['runs']} run(s) of this cache, {tm['threads']} torch thread(s) on "
+            f"2 shared CPU cores (5-min load average {load['start']} at the start of the last run, {load['end']} at its end).")  # type: ignore[index]
+
+
 def render_markdown(meta: Mapping[str, object], results: Mapping[str, Mapping[str, list]],
                     bars: Mapping[str, list], kinds: Sequence[str]) -> str:
     """The full report text."""
     metrics: Mapping[str, Mapping[str, object]] = meta["metrics"]  # type: ignore[assignment]
     labels = {c: str(m["label"]) for c, m in metrics.items()}
-    secs: Mapping[str, object] = meta["seconds"]  # type: ignore[assignment]
+    tm: Mapping[str, object] = meta["timing"]  # type: ignore[assignment]
     per_set = ", ".join(f"{n} {s}" for s, n in meta["per_set"].items())  # type: ignore[union-attr]
     shorts = meta["short_sides"]  # type: ignore[assignment]
     lines = [
@@ -68,8 +80,9 @@ def render_markdown(meta: Mapping[str, object], results: Mapping[str, Mapping[st
     for arm, s in shorts.items():  # type: ignore[union-attr]
         lines.append(f"- {_ARM_TEXT[arm].capitalize()}; short sides {s['min']}-{s['max']} px (median {s['median']:g}).")
     lines += [
-        f"- Time: {secs['files']} s to write the degraded files, {secs['scoring']} s to score "
-        "(per metric, this run: " + ", ".join(f"{labels.get(k, k)} {v} s" for k, v in secs["per_metric_this_run"].items()) + ").",  # type: ignore[index,union-attr]
+        "- Time: " + timing_text(tm, labels)
+        + f" That is {(float(tm['files_s']) + sum(tm['metric_s'].values())) / max(int(meta['photos']), 1):.0f} s per photo;"  # type: ignore[union-attr]
+        " NIQE and BRISQUE on the large real-world images are the slow part, which sets the number of photos.",
         f"- Intervals: 95% percentile bootstrap over photos ({meta['boot']} draws, seed {meta['seed']});"
         " a photo's ladders move together.",
         "",

@@ -135,11 +135,13 @@ def _write_scores(path: Path, rows: Sequence[Mapping[str, object]], columns: Seq
 
 
 def score_all(rows: Sequence[Mapping[str, object]], cache: Path, metrics: Mapping[str, Callable[[str], float]],
-              flush_every: int = 200, show_progress: bool = True) -> List[Dict[str, object]]:
+              flush_every: int = 200, show_progress: bool = True,
+              on_flush: Optional[Callable[[], None]] = None) -> List[Dict[str, object]]:
     """Score every planned image with every metric (on the file path); resumes from ``scores.csv``.
 
     ``metrics``: ``{column name: fn(path) -> float}``. Returns the planned rows with one float
     column per metric (raw metric output: NIQE / BRISQUE lower is better, mspt_face higher).
+    ``on_flush`` is called after every write of ``scores.csv`` (e.g. to save timings).
     """
     path = Path(cache) / "scores.csv"
     old = read_scores(path)
@@ -161,7 +163,11 @@ def score_all(rows: Sequence[Mapping[str, object]], cache: Path, metrics: Mappin
                 r[name] = float(fn(file))
         if n % flush_every == 0:
             _write_scores(path, out + kept, columns)
+            if on_flush:
+                on_flush()
     _write_scores(path, out + kept, columns)
+    if on_flush:
+        on_flush()
     for r in out:
         for m in metrics:
             r[m] = float(r[m])
