@@ -175,15 +175,15 @@ def _rows(n_photos: int, score_fn, kinds=("gaussian_noise", "jpeg")) -> List[Dic
 
 def test_perfect_reversed_and_tied_metrics():
     kinds = ["gaussian_noise", "jpeg"]
-    good = native_figures.figures(_rows(10, lambda p, k, l: 10.0 - l + 0.01 * p), "m", False, kinds, n_boot=50)
+    good = native_figures.figures(_rows(10, lambda p, k, lv: 10.0 - lv + 0.01 * p), "m", False, kinds, n_boot=50)
     assert native_figures.lookup(good, "order", "all")["value"] == 1.0
     assert native_figures.lookup(good, "clean_beats_1", "jpeg")["value"] == 1.0
     assert native_figures.lookup(good, "srcc", "all")["value"] > 0.95
     # the same scores read as lower-is-better are perfectly wrong
-    bad = native_figures.figures(_rows(10, lambda p, k, l: 10.0 - l + 0.01 * p), "m", True, kinds, n_boot=50)
+    bad = native_figures.figures(_rows(10, lambda p, k, lv: 10.0 - lv + 0.01 * p), "m", True, kinds, n_boot=50)
     assert native_figures.lookup(bad, "order", "all")["value"] == 0.0
     assert native_figures.lookup(bad, "srcc", "all")["value"] < -0.95
-    tied = native_figures.figures(_rows(10, lambda p, k, l: 1.0), "m", False, kinds, n_boot=0)
+    tied = native_figures.figures(_rows(10, lambda p, k, lv: 1.0), "m", False, kinds, n_boot=0)
     assert native_figures.lookup(tied, "order", "jpeg")["value"] == 0.5
     assert all(f["photos"] == 10 for f in tied)
 
@@ -207,9 +207,9 @@ def test_figures_count_only_the_failing_type_and_intervals_are_seeded():
 
 def test_bars_met_and_missed():
     kinds = ["gaussian_noise", "jpeg"]
-    perfect = native_figures.figures(_rows(8, lambda p, k, l: 10.0 - l), "m", False, kinds, n_boot=0)
+    perfect = native_figures.figures(_rows(8, lambda p, k, lv: 10.0 - lv), "m", False, kinds, n_boot=0)
     flat_noise = native_figures.figures(
-        _rows(8, lambda p, k, l: 10.0 if k == "gaussian_noise" else 10.0 - l), "m", False, kinds, n_boot=0)
+        _rows(8, lambda p, k, lv: 10.0 if k == "gaussian_noise" else 10.0 - lv), "m", False, kinds, n_boot=0)
     bars = {b["bar"]: b["met"] for b in native_figures.bars(flat_noise, perfect, kinds)}
     assert bars == {"order >= 0.97 for every type": False, "clean beats level 1 for >= 95% of faces, every type": False,
                     "order >= NIQE's for every type": False, "SRCC >= NIQE's + 0.03": False}
@@ -221,7 +221,7 @@ def test_bars_met_and_missed():
 def test_reference_file_schema():
     kinds = ["gaussian_noise", "jpeg"]
     levels = {"gaussian_noise": (5, 10, 20, 35), "jpeg": (40, 20, 10, 5)}
-    rows = _rows(12, lambda p, k, l: 0.9 - 0.1 * l + 0.001 * p, kinds)
+    rows = _rows(12, lambda p, k, lv: 0.9 - 0.1 * lv + 0.001 * p, kinds)
     ref = native_figures.reference(rows, "m", "rel", "python eval/native_scale.py", kinds, levels, native.setting)
     assert set(ref) == {"release", "made_by", "photos", "clean_percentiles", "conditions"}
     assert ref["photos"] == 12 and len(ref["clean_percentiles"]) == 101
