@@ -303,3 +303,10 @@ def test_quick_run_end_to_end(shared_dir, tmp_path, eval_script):
     assert data["meta"]["photos"] == 2 and data["meta"]["images"] == 50
     r = json.loads(ref.read_text())
     assert r["release"] and r["photos"] == 2 and len(r["conditions"]) == 24 and "--photos 2" in r["made_by"]
+
+
+def test_plan_orders_arms_and_limits_the_realworld_photos():
+    srcs = [native_run.Source(f"scut/AF{i}.jpg", "scut", Path(f"/nowhere/scut/AF{i}.jpg")) for i in range(3)]
+    rows = native_run.plan(srcs, {s.source_id: 350 for s in srcs}, {"jpeg": (40,)}, arm_photos={"realworld": 1})
+    assert [r["arm"] for r in rows] == ["native"] * 6 + ["realworld"] * 2
+    assert {r["photo"] for r in rows if r["arm"] == "realworld"} == {"scut/AF0.jpg"}

@@ -63,18 +63,23 @@ def test_photos(faces: Path, sets: Sequence[str], n: int, seed: int = 0) -> List
 
 
 def plan(photos: Sequence[Source], sizes: Mapping[str, int], levels: Mapping[str, Sequence[float]],
-         seed: int = 0, arms: Sequence[str] = ARMS) -> List[Dict[str, object]]:
+         seed: int = 0, arms: Sequence[str] = ARMS, arm_photos: Optional[Mapping[str, int]] = None,
+         ) -> List[Dict[str, object]]:
     """One row per image to score: clean + every kind x level, for each photo and arm.
 
     ``sizes``: ``{source_id: short side of the photo as stored}`` (the native arm's ``short``).
     Levels are numbered 1.. in the order given (mildest first); the clean image is level 0.
+    Rows come arm by arm (all photos of the first arm first), so a run scores the cheap native
+    arm before the large real-world images. ``arm_photos``: ``{arm: n}`` keeps only the first
+    ``n`` photos in that arm (default: all).
     """
     rows: List[Dict[str, object]] = []
-    for src in photos:
-        stem = src.source_id.rsplit(".", 1)[0]
-        for arm in arms:
-            if arm not in ARMS:
-                raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+    for arm in arms:
+        if arm not in ARMS:
+            raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+        limit = (arm_photos or {}).get(arm, len(photos))
+        for src in photos[:limit]:
+            stem = src.source_id.rsplit(".", 1)[0]
             short = sizes[src.source_id] if arm == "native" else native.draw_short_side(
                 stable_hash(f"short|{src.source_id}", seed) & _MASK)
             base = {"photo": src.source_id, "set": src.source_set, "arm": arm, "short": int(short)}
@@ -135,7 +140,7 @@ def _write_scores(path: Path, rows: Sequence[Mapping[str, object]], columns: Seq
 
 
 def score_all(rows: Sequence[Mapping[str, object]], cache: Path, metrics: Mapping[str, Callable[[str], float]],
-              flush_every: int = 200, show_progress: bool = True,
+              flush_every: int = 50, show_progress: bool = True,
               on_flush: Optional[Callable[[], None]] = None) -> List[Dict[str, object]]:
     """Score every planned image with every metric (on the file path); resumes from ``scores.csv``.
 
