@@ -20,7 +20,7 @@ by :func:`evaluate` (their count is reported as ``n_invalid``).
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import optimize, stats
@@ -157,3 +157,33 @@ def evaluate(
         out[f"{k}_lo"], out[f"{k}_hi"] = ci.get(k, (float("nan"), float("nan")))
     out["logistic"] = [float(p) for p in params]
     return out
+
+
+def srcc(pred: Sequence[float], target: Sequence[float]) -> float:
+    """Spearman rank correlation of two equal-length 1-D arrays (nan when either is constant)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.spearmanr(np.asarray(pred, np.float64), np.asarray(target, np.float64)).statistic)
+
+
+def bootstrap_clusters(
+    stat: Callable[[np.ndarray], float],
+    n_clusters: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> Tuple[float, float]:
+    """Percentile bootstrap ``(1 - alpha)`` CI of a statistic over resampled clusters (e.g. photos).
+
+    ``stat(idx)`` computes the statistic from an int array of cluster indices (with repeats);
+    each of ``n_boot`` draws resamples ``n_clusters`` indices with replacement from a numpy
+    ``default_rng(seed)``, so the interval is deterministic for a seed. Non-finite draws are dropped.
+    """
+    if n_clusters < 1 or n_boot < 1:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    vals = np.array([stat(rng.integers(0, n_clusters, size=n_clusters)) for _ in range(n_boot)], np.float64)
+    vals = vals[np.isfinite(vals)]
+    if not len(vals):
+        return float("nan"), float("nan")
+    return float(np.percentile(vals, 100.0 * alpha / 2.0)), float(np.percentile(vals, 100.0 * (1.0 - alpha / 2.0)))
