@@ -2,7 +2,7 @@
 
 Usage (the committed report: see its "Made by" line; resumable)::
 
-    OMP_NUM_THREADS=1 python eval/native_scale.py --photos 100 \
+    OMP_NUM_THREADS=1 python eval/native_scale.py --photos 100 --realworld-photos 100 \
         --reference-out weights/mspt_face_v11_reference.json
 
     python eval/native_scale.py --photos 10 --out runs/native_scale_quick/native_scale   # smoke run
