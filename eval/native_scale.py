@@ -131,7 +131,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(args.threads or int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+    try:
+        return _run(args, argv)
+    finally:  # called in-process (tests): leave the caller's thread count as it was
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace, argv: Optional[List[str]]) -> int:
+    import torch
+
     if args.photos < 1:
         raise SystemExit("error: --photos must be >= 1")
     levels = {k: tuple(v) for k, v in native.YARDSTICK_LEVELS.items()}

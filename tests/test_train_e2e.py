@@ -31,7 +31,14 @@ def recipe(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def full_run(recipe, tmp_path_factory):
     out = tmp_path_factory.mktemp("run_full")
-    return out, run_recipe(recipe, out)
+    # One thread, as the killed-and-resumed subprocess below (OMP_NUM_THREADS=1): bit-identical
+    # comparisons need the same reduction order whatever an earlier test set.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return out, run_recipe(recipe, out)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_each_stage_starts_from_previous_best_by_hash(full_run):
