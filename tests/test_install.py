@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,7 +20,12 @@ def test_non_editable_install_finds_its_weights(tmp_path: Path) -> None:
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
         check=True, cwd=tmp_path,
     )
-    assert (target / "mspt_pyiqa" / "released_weights" / "catalog.yaml").is_file()
+    shipped = target / "mspt_pyiqa" / "released_weights"
+    assert (shipped / "catalog.yaml").is_file()
+    # every file the catalog names travels in the wheel: checkpoints and their score reference files
+    catalog = yaml.safe_load((REPO / "weights" / "catalog.yaml").read_text())
+    named = [e[k] for e in catalog["releases"].values() for k in ("file", "reference") if e.get(k)]
+    assert named and [n for n in named if not (shipped / n).is_file()] == []
     # the product only: no release trainer or research code; the option files travel with it
     assert not (target / "mspt_pyiqa" / "release").exists() and not (target / "research").exists()
     assert (target / "mspt_pyiqa" / "options" / "recipes" / "synthetic_faces.yml").is_file()
