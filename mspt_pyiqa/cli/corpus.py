@@ -2,6 +2,7 @@
 
     mspt-face corpus build --faces ../shared/data/faces --out /data/mspt_corpus
     mspt-face corpus build --faces ... --out ... --stages stage1 --levels   # test-split ladders
+    mspt-face corpus native-ladders --faces ../shared/data/faces --out /data/native --size 224 --size 336
     mspt-face corpus show-stage stage2                                     # print a config
 
 Images and CSVs go to ``--out`` (keep it outside the repository).
@@ -36,6 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--limit", type=int, default=None, help="use only N photos per source set (quick builds)")
     b.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    n = sub.add_parser("native-ladders", help="training ladders degraded at native resolution, at each stage size")
+    n.add_argument("--faces", required=True, type=Path, help="folder of clean faces (manifest.csv optional)")
+    n.add_argument("--out", required=True, type=Path, help="output folder (outside the repository)")
+    n.add_argument("--size", type=int, action="append", required=True,
+                   help="stage input size in px (repeat for several: --size 224 --size 336)")
+    n.add_argument("--photos", type=int, default=None, help="train photos to use, balanced across the clean sets (default: all)")
+    n.add_argument("--realworld-photos", type=int, default=0,
+                   help="All-Age-Faces train photos added to anchors.csv at their own resolution (default 0)")
+    n.add_argument("--seed", type=int, default=0, help="seed for photo order, native sizes and degradations")
+    n.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
+    n.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s = sub.add_parser("show-stage", help="print a stage config as YAML")
     s.add_argument("stage", help="built-in stage name or YAML path")
 
@@ -44,18 +56,29 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen action; exit status 0 on success, 1 if a build had bad source photos,
     2 on a configuration or input error."""
     from mspt_pyiqa.corpus.config import load_stage
+    from mspt_pyiqa.corpus.sources import SourceImageError
 
     try:
         if args.corpus_command == "show-stage":
             sys.stdout.write(yaml.safe_dump(load_stage(args.stage), sort_keys=False))
             return 0
-        from mspt_pyiqa.corpus.builder import build_stage
-
         repo = Path(__file__).resolve().parents[2]
         out = args.out.resolve()
         if (repo / ".git").exists() and (out == repo or repo in out.parents):
             log.error("--out %s is inside the repository %s; write corpus data elsewhere", out, repo)
             return 2
+        if args.corpus_command == "native-ladders":
+            from mspt_pyiqa.corpus.native_ladders import build_native_ladders
+
+            t0 = time.perf_counter()
+            res = build_native_ladders(args.faces, out, args.size, photos=args.photos, realworld_photos=args.realworld_photos,
+                                       seed=args.seed, workers=args.workers, progress=not args.no_progress)
+            print(f"{res['photos']} photos, {res['ladders']} ladders, {res['anchors']} anchors, "
+                  f"{res['images_written']} images written, {time.perf_counter() - t0:.1f} s; "
+                  + ", ".join(f"{k} px: {v}" for k, v in res["csv"].items()))
+            return 0
+        from mspt_pyiqa.corpus.builder import build_stage
+
         configs = [load_stage(s) for s in args.stages]
         n_errors = 0
         for cfg in configs:
@@ -67,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{res.csv_path}: {res.rows} rows, {res.written} images written, {res.resumed} rows resumed, "
                   f"{len(res.errors)} bad source photos, {time.perf_counter() - t0:.1f} s")
         return 1 if n_errors else 0
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, SourceImageError) as e:
         log.error("%s", e)
         return 2

@@ -43,6 +43,7 @@ import yaml
 from pyiqa.utils.misc import set_random_seed
 
 from mspt_pyiqa.options import packaged_recipes, resolve_option_file
+from mspt_pyiqa.train.release_refs import ReleaseRefError, resolve_release_refs
 from mspt_pyiqa.train.runfiles import git_commit
 from mspt_pyiqa.utils.io import atomic_write_json as write_json, atomic_write_yaml as write_yaml
 from mspt_pyiqa.train.schema import recipe_problems, stage_problems
@@ -183,6 +184,10 @@ def stage_options(recipe: Dict[str, Any], recipe_dir: Path, index: int) -> Dict[
         _resolve_dataset_paths(dopt, Path.cwd())
     if isinstance(opt.get("train"), dict) and isinstance(opt["train"].get("ladder"), dict):
         _resolve_dataset_paths(opt["train"]["ladder"], Path.cwd())
+    try:
+        resolve_release_refs(opt)
+    except ReleaseRefError as err:
+        raise RecipeError(f"{opt_file}: {err}") from None
     for key in ("num_gpu",):
         if key in recipe:
             opt[key] = recipe[key]

@@ -1,0 +1,236 @@
+"""Training ladders degraded at native resolution, written as the metric sees them.
+
+``mspt-face corpus native-ladders`` builds the ranking data of a native-scale fine-tune: each
+TRAIN photo of the clean sets (the corpus's split, the one the native-scale yardstick draws its
+test photos from, so no test photo is used) gets one ladder per kind. A ladder draws a native
+short side from :data:`mspt_pyiqa.bench.native.USER_SHORT_RANGE` (per photo and kind, seeded),
+degrades the photo there at every level (same seed along the ladder: only the strength moves),
+round-trips each level through its file format and resizes it with the metric's own
+:func:`mspt_pyiqa.preprocess.resize_to_test_size` to every requested stage size; that is
+:func:`mspt_pyiqa.bench.native.training_ladder`, with the degradation done once for all sizes.
+Photos are centre-cropped to a square first, so every image is ``S x S`` and a trainer's
+``augment: {resize: [S, S]}`` leaves it untouched.
+
+Layout under ``--out`` (one folder per stage size ``S``)::
+
+    <S>/images/<set>/<stem>/<kind>_<level>.png      # level 0 = the clean photo of that ladder
+    <S>/ladders.csv    dist_img, mos, ladder_id, level, source_id, degradation, short_side, value
+    <S>/anchors.csv    dist_img, mos (empty), source_id, kind: every ladder's clean image, plus
+                       real-world photos (All-Age-Faces train split) at their own resolution
+
+``mos`` of a ladder row is ``1 - level / (levels + 1)`` (higher = better): only its order
+inside a ladder is meant (``LadderRankLoss``). ``anchors.csv`` carries no labels: it is the
+set on which a teacher's scores are held (``train.teacher`` + a ``teacher_score`` term).
+Images are 8-bit PNGs (the resize runs in float, then rounds once). Files are written
+atomically; a rerun skips the ones already there.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mspt_pyiqa.bench import native
+from mspt_pyiqa.bench.native_run import DEFAULT_SETS, SPLIT_FRACTIONS, SPLIT_SEED
+from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources, load_rgb, stable_hash
+from mspt_pyiqa.preprocess import resize_to_test_size
+from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+_MASK = (1 << 63) - 1
+
+#: Training levels per kind, mildest first: a dense mild end, then the yardstick's range.
+TRAIN_LEVELS: Dict[str, Tuple[float, ...]] = {
+    "gaussian_noise": (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 12.0, 20.0, 35.0),
+    "jpeg": (70.0, 60.0, 50.0, 40.0, 30.0, 20.0, 10.0, 5.0),
+    "gaussian_blur": (0.5, 0.75, 1.0, 1.25, 1.5, 2.5, 4.5),
+    "motion_blur": (2.0, 3.0, 5.0, 8.0, 13.0, 21.0),
+    "resample": (1.5, 2.0, 3.0, 4.0, 6.0),
+    "chain": (0.1, 0.25, 0.5, 0.75, 1.0),
+}
+LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degradation", "short_side", "value")
+ANCHOR_COLUMNS = ("dist_img", "mos", "source_id", "kind")
+#: The real-world set whose train photos join the anchors (mixed quality, no ladders).
+REALWORLD_SET = "aaf"
+
+
+@dataclass(frozen=True)
+class LadderTask:
+    """One photo's work: its ladders (one per kind) at every size."""
+
+    source: Source
+    kinds: Tuple[str, ...]
+    sizes: Tuple[int, ...]
+    seed: int
+
+
+def split_photos(faces: Path, sets: Sequence[str], split: str = "train", limit: Optional[int] = None,
+                 seed: int = 0) -> List[Source]:
+    """Photos of ``sets`` in ``split`` of the corpus's split (:data:`SPLIT_FRACTIONS`, :data:`SPLIT_SEED`).
+
+    ``limit``: at most that many, balanced across the sets (round robin over a seeded order).
+    The yardstick's test photos are the ``test`` split of the same assignment, so ``train``
+    never holds one of them.
+    """
+    sources = list_sources(Path(faces), sets=list(sets))
+    if not sources:
+        raise ValueError(f"{faces}: no photos of the sets {list(sets)}")
+    splits = assign_splits([s.source_id for s in sources], SPLIT_FRACTIONS, SPLIT_SEED)
+    per_set: Dict[str, List[Source]] = {}
+    for s in sources:
+        if splits[s.source_id] == split:
+            per_set.setdefault(s.source_set, []).append(s)
+    for group in per_set.values():
+        group.sort(key=lambda s: stable_hash(f"native-ladders|{s.source_id}", seed))
+    queues = [per_set[k] for k in sorted(per_set)]
+    out: List[Source] = []
+    n = sum(len(q) for q in queues) if limit is None else int(limit)
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
+
+
+def ladder_seed(source_id: str, kind: str, seed: int) -> int:
+    """The degradation seed of one (photo, kind) ladder."""
+    return stable_hash(f"train-ladder|{source_id}|{kind}", seed) & _MASK
+
+
+def ladder_short_side(source_id: str, kind: str, seed: int) -> int:
+    """The native short side (px) the ladder of (photo, kind) is degraded at."""
+    return native.draw_short_side(stable_hash(f"train-short|{source_id}|{kind}", seed) & _MASK)
+
+
+def _stem(source: Source) -> str:
+    return source.source_id.rsplit(".", 1)[0]
+
+
+def image_name(source: Source, kind: str, level: int) -> str:
+    """Path of one ladder image relative to a size folder."""
+    return f"images/{_stem(source)}/{kind}_{level}.png"
+
+
+def center_square(img: np.ndarray) -> np.ndarray:
+    """Centre crop of RGB ``(H, W, 3)`` to ``(s, s, 3)``, ``s = min(H, W)``."""
+    h, w = img.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    return img[top:top + s, left:left + s]
+
+
+def _png(batch_img) -> bytes:
+    """(3, S, S) float in [0, 1] -> PNG bytes (rounded to 8 bits)."""
+    arr = (batch_img.clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).numpy())
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode PNG")
+    return buf.tobytes()
+
+
+def ladder_rows(task: LadderTask) -> List[Dict[str, object]]:
+    """The CSV rows of one photo's ladders (no image work; same for every size)."""
+    rows: List[Dict[str, object]] = []
+    for kind in task.kinds:
+        levels = TRAIN_LEVELS[kind]
+        lid = f"{_stem(task.source)}/{kind}"
+        short = ladder_short_side(task.source.source_id, kind, task.seed)
+        for lv in range(len(levels) + 1):
+            rows.append({"dist_img": image_name(task.source, kind, lv), "mos": round(1.0 - lv / (len(levels) + 1), 6),
+                         "ladder_id": lid, "level": lv, "source_id": task.source.source_id, "degradation": kind,
+                         "short_side": short, "value": "" if lv == 0 else levels[lv - 1]})
+    return rows
+
+
+def make_ladders(task: LadderTask, out: Path) -> int:
+    """Write the images of one photo's ladders that are missing; returns how many were written."""
+    todo = [k for k in task.kinds
+            if not all((out / str(s) / image_name(task.source, k, lv)).is_file()
+                       for s in task.sizes for lv in range(len(TRAIN_LEVELS[k]) + 1))]
+    if not todo:
+        return 0
+    photo = center_square(load_rgb(task.source.path))
+    written = 0
+    for kind in todo:
+        short = ladder_short_side(task.source.source_id, kind, task.seed)
+        ladder = native.training_ladder(photo, kind, TRAIN_LEVELS[kind], ladder_seed(task.source.source_id, kind, task.seed),
+                                        short_side=short, test_img_size=None)
+        for size in task.sizes:
+            view = resize_to_test_size(ladder, size)  # the metric's resize, as training_ladder(test_img_size=size)
+            for lv in range(view.shape[0]):
+                dest = out / str(size) / image_name(task.source, kind, lv)
+                if not dest.is_file():
+                    atomic_write_bytes(dest, _png(view[lv]))
+                    written += 1
+    return written
+
+
+def _anchor_image(source: Source, out: Path, sizes: Sequence[int]) -> int:
+    written = 0
+    missing = [s for s in sizes if not (out / str(s) / f"images/{_stem(source)}/photo.png").is_file()]
+    if not missing:
+        return 0
+    x = native.to_tensor(center_square(load_rgb(source.path))).unsqueeze(0)
+    for size in missing:
+        atomic_write_bytes(out / str(size) / f"images/{_stem(source)}/photo.png", _png(resize_to_test_size(x, size)[0]))
+        written += 1
+    return written
+
+
+def _work(job: Tuple[str, object, Path, Tuple[int, ...]]) -> int:
+    kind, payload, out, sizes = job
+    if kind == "ladders":
+        return make_ladders(payload, out)  # type: ignore[arg-type]
+    return _anchor_image(payload, out, sizes)  # type: ignore[arg-type]
+
+
+def _csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
+    return pd.DataFrame(list(rows), columns=list(columns)).to_csv(index=False)
+
+
+def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: Optional[int] = None,
+                         sets: Sequence[str] = DEFAULT_SETS, kinds: Sequence[str] = tuple(TRAIN_LEVELS),
+                         realworld_photos: int = 0, seed: int = 0, workers: int = 1,
+                         progress: bool = True) -> Dict[str, object]:
+    """Write the ladders and anchors of ``photos`` train photos at every size (see module docstring).
+
+    Returns ``{"photos", "ladders", "images_written", "csv": {size: path}}``. Raises
+    ``ValueError`` for an unknown kind or a size below 16 px, and
+    :class:`mspt_pyiqa.corpus.sources.SourceImageError` naming an unreadable photo.
+    """
+    unknown = [k for k in kinds if k not in TRAIN_LEVELS]
+    if unknown:
+        raise ValueError(f"unknown ladder kind(s) {unknown}; known: {', '.join(TRAIN_LEVELS)}")
+    sizes = tuple(sorted({int(s) for s in sizes}))
+    if not sizes or min(sizes) < 16:
+        raise ValueError(f"--size must be >= 16 px, got {list(sizes)}")
+    chosen = split_photos(faces, sets, "train", photos, seed)
+    real = split_photos(faces, [REALWORLD_SET], "train", realworld_photos, seed) if realworld_photos else []
+    tasks = [LadderTask(s, tuple(kinds), sizes, seed) for s in chosen]
+    jobs = [("ladders", t, Path(out), sizes) for t in tasks] + [("anchor", s, Path(out), sizes) for s in real]
+    written = 0
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for n in tqdm(pool.imap_unordered(_work, jobs), total=len(jobs), desc="native ladders", unit="photo", disable=not progress):
+                written += n
+    else:
+        for job in tqdm(jobs, desc="native ladders", unit="photo", disable=not progress):
+            written += _work(job)
+    rows = [r for t in tasks for r in ladder_rows(t)]
+    anchors = [{"dist_img": r["dist_img"], "mos": "", "source_id": r["source_id"], "kind": "clean"} for r in rows if r["level"] == 0]
+    anchors += [{"dist_img": f"images/{_stem(s)}/photo.png", "mos": "", "source_id": s.source_id, "kind": "realworld"} for s in real]
+    paths: Dict[int, str] = {}
+    for size in sizes:
+        atomic_write_text(Path(out) / str(size) / "ladders.csv", _csv(rows, LADDER_COLUMNS))
+        atomic_write_text(Path(out) / str(size) / "anchors.csv", _csv(anchors, ANCHOR_COLUMNS))
+        paths[size] = str(Path(out) / str(size) / "ladders.csv")
+    log.info("%d photos, %d ladders, %d anchors, %d images written", len(chosen), len(rows) and len({r['ladder_id'] for r in rows}), len(anchors), written)
+    return {"photos": len(chosen), "ladders": len({r["ladder_id"] for r in rows}), "anchors": len(anchors),
+            "images_written": written, "csv": paths}

@@ -1,0 +1,142 @@
+"""Native-scale training ladders (mspt-face corpus native-ladders) and @release: start weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mspt_pyiqa.bench import native
+from mspt_pyiqa.bench.native_run import SPLIT_FRACTIONS, SPLIT_SEED
+from mspt_pyiqa.corpus import native_ladders as NL
+from mspt_pyiqa.corpus.sources import assign_splits, list_sources
+from mspt_pyiqa.train.ladder_data import LadderBatches, read_ladders
+
+FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+SIZES = (32, 48)
+
+
+def _faces(root: Path, n: int = 12) -> Path:
+    """A tiny faces folder of textured photos (scut: square; celebahq: non-square)."""
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        folder, shape = ("scut", (70, 70)) if i % 2 else ("celebahq", (80, 64))
+        img = cv2.GaussianBlur(rng.integers(0, 256, (*shape, 3), dtype=np.uint8), (0, 0), 2.0)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / folder / f"p{i}.png"), img)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    faces = _faces(tmp_path_factory.mktemp("faces"))
+    out = tmp_path_factory.mktemp("ladders")
+    res = NL.build_native_ladders(faces, out, SIZES, photos=3, kinds=("gaussian_noise", "jpeg"), progress=False)
+    return faces, out, res
+
+
+def test_only_train_photos(built) -> None:
+    faces, out, res = built
+    frame = pd.read_csv(out / "32" / "ladders.csv")
+    splits = assign_splits([s.source_id for s in list_sources(faces)], SPLIT_FRACTIONS, SPLIT_SEED)
+    assert res["photos"] == 3 and frame["source_id"].nunique() == 3
+    assert {splits[s] for s in frame["source_id"]} == {"train"}
+
+
+@pytest.mark.skipif(not (FACES / "manifest.csv").is_file(), reason="shared face photos not present (../shared/data/faces)")
+def test_no_yardstick_photo_in_train_split() -> None:
+    from mspt_pyiqa.bench.native_run import DEFAULT_SETS, test_photos
+
+    train = {s.source_id for s in NL.split_photos(FACES, DEFAULT_SETS, "train")}
+    held = {s.source_id for s in test_photos(FACES, DEFAULT_SETS, 10_000)}
+    assert train and held and not train & held
+
+
+def test_images_square_and_csv_readable_by_trainer(built) -> None:
+    _, out, res = built
+    assert res["ladders"] == 6
+    for size in SIZES:
+        lad = read_ladders(out / str(size) / "ladders.csv")
+        assert sorted(lad.kinds) == ["gaussian_noise", "jpeg"] and len(lad.ladders) == 6
+        for rows in lad.ladders:
+            assert lad.levels[rows[0]] == 0 and np.all(np.diff(lad.labels[rows]) < 0)  # clean first, labels fall
+        for p in lad.paths[:8]:
+            img = cv2.imread(p)
+            assert img is not None and img.shape == (size, size, 3), p
+        anchors = pd.read_csv(out / str(size) / "anchors.csv")
+        assert len(anchors) == 6 and anchors["mos"].isna().all()
+        assert all((out / str(size) / p).is_file() for p in anchors["dist_img"])
+
+
+def test_matches_training_ladder(built) -> None:
+    """A written ladder is native.training_ladder at that size (up to 8-bit rounding)."""
+    faces, out, _ = built
+    frame = pd.read_csv(out / "48" / "ladders.csv")
+    row = frame[(frame["degradation"] == "gaussian_noise")].iloc[0]
+    src = next(s for s in list_sources(faces) if s.source_id == row["source_id"])
+    photo = NL.center_square(cv2.cvtColor(cv2.imread(str(src.path)), cv2.COLOR_BGR2RGB))
+    ref = native.training_ladder(photo, "gaussian_noise", NL.TRAIN_LEVELS["gaussian_noise"],
+                                 NL.ladder_seed(src.source_id, "gaussian_noise", 0), short_side=int(row["short_side"]), test_img_size=48)
+    rows = frame[frame["ladder_id"] == row["ladder_id"]].sort_values("level")
+    assert len(rows) == ref.shape[0] == 1 + len(NL.TRAIN_LEVELS["gaussian_noise"])
+    for lv, rel in zip(rows["level"], rows["dist_img"]):
+        got = torch.from_numpy(cv2.cvtColor(cv2.imread(str(out / "48" / rel)), cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float() / 255
+        assert float((got - ref[lv].clamp(0, 1)).abs().max()) <= 0.5 / 255 + 1e-6
+    assert 256 <= int(row["short_side"]) <= 1024
+
+
+def test_ladder_batches_do_not_resize(built) -> None:
+    _, out, _ = built
+    batches = LadderBatches({"meta_info_file": str(out / "32" / "ladders.csv"), "ladders_per_batch": 2,
+                             "augment": {"resize": [32, 32], "hflip": False}})
+    b = batches.batch([0, 1, 0])
+    x = b["img"][0]
+    raw = torch.from_numpy(cv2.cvtColor(cv2.imread(batches.ladders.paths[int(b["index"][0])]), cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float() / 255
+    assert torch.equal(x, raw)
+
+
+def test_rerun_writes_nothing_and_is_deterministic(built, tmp_path) -> None:
+    faces, out, _ = built
+    before = (out / "32" / "ladders.csv").read_text()
+    res = NL.build_native_ladders(faces, out, SIZES, photos=3, kinds=("gaussian_noise", "jpeg"), progress=False)
+    assert res["images_written"] == 0 and (out / "32" / "ladders.csv").read_text() == before
+
+
+def test_bad_input_messages(tmp_path) -> None:
+    faces = _faces(tmp_path / "faces", n=4)
+    with pytest.raises(ValueError, match="unknown ladder kind"):
+        NL.build_native_ladders(faces, tmp_path / "o", [32], kinds=("sharpen",), progress=False)
+    with pytest.raises(ValueError, match="--size must be >= 16"):
+        NL.build_native_ladders(faces, tmp_path / "o", [8], progress=False)
+    from mspt_pyiqa.corpus.sources import SourceImageError
+
+    train = NL.split_photos(faces, ["scut"], "train")
+    assert train, "the tiny faces folder must have a scut train photo"
+    train[0].path.write_bytes(b"not an image")
+    with pytest.raises(SourceImageError, match=train[0].path.name):
+        NL.build_native_ladders(faces, tmp_path / "o", [32], sets=("scut",), kinds=("jpeg",), progress=False)
+
+
+def test_release_ref_resolves_to_catalog_file() -> None:
+    from mspt_pyiqa.train.release_refs import ReleaseRefError, resolve_release_refs
+    from mspt_pyiqa.weights import get_entry, sha256_file
+
+    entry = get_entry("mspt_face_v11")
+    opt = {"path": {"pretrain_network": "@release:mspt_face_v11"}, "train": {"teacher": {"path": "@release:mspt_face_v11"}}}
+    assert resolve_release_refs(opt) == ["path.pretrain_network", "train.teacher.path"]
+    assert sha256_file(Path(opt["path"]["pretrain_network"])) == entry.sha256
+    with pytest.raises(ReleaseRefError, match=r"train.teacher.path: @release:nope: .*unknown MSPT weights 'nope'"):
+        resolve_release_refs({"train": {"teacher": {"path": "@release:nope"}}})
+
+
+def test_v12_recipe_dry_run_is_clean() -> None:
+    from mspt_pyiqa.train.recipe import check_recipe
+
+    recipe, stages, problems = check_recipe(Path("mspt_face_v12"))
+    assert problems == []
+    assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 448]
+    assert stages[0]["path"]["pretrain_network"].endswith(".pth")
+    assert all(s["train"]["ladder"]["augment"]["resize"] == [s["network"]["test_img_size"]] * 2 for s in stages)
