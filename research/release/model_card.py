@@ -287,6 +287,21 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
     return "\n".join(lines) + "\n"
 
 
+HEADLINE = "\n## Headline: real photos degraded at their own resolution\n"
+
+
+def keep_headline(text: str, old: str) -> str:
+    """``text`` with the card's native-scale headline section (written from
+    ``eval/reports/native_scale.md``, not rendered here) carried over from ``old``, before "## Model"."""
+    if HEADLINE not in old or HEADLINE in text:
+        return text
+    start = old.index(HEADLINE)
+    end = old.index("\n## Model\n", start) if "\n## Model\n" in old[start:] else len(old)
+    section = old[start:end]
+    at = text.index("\n## Model\n") if "\n## Model\n" in text else len(text)
+    return text[:at] + section + text[at:]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
@@ -298,7 +313,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = yaml.safe_load(args.config.read_text())
     eff = json.loads(args.efficiency.read_text()) if args.efficiency.is_file() else None
     report = args.report or args.out.parent / f"{cfg['release']['name']}_report.json"
-    args.out.write_text(render(cfg, json.loads(report.read_text()), eff, args.out.parent, read_bars(args.bars)))
+    text = render(cfg, json.loads(report.read_text()), eff, args.out.parent, read_bars(args.bars))
+    args.out.write_text(keep_headline(text, args.out.read_text() if args.out.is_file() else ""))
     print(f"wrote {args.out}")
     return 0
 
