@@ -22,13 +22,14 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 
 @pytest.fixture(scope="module")
-def many_faces(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """400 symlinks to real face photos (enough work to be interrupted mid-way)."""
+def many_faces(sample_faces: List[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 files (hard links to the face images made in conftest, no ../shared needed): enough
+    work to be interrupted mid-way. Not symlinks: --resume matches resolved paths, and 400
+    symlinks to 4 files are 4 files."""
     d = tmp_path_factory.mktemp("many")
-    faces = shared_dir / "data" / "faces"
-    src = sorted(p for sub in ("scut", "celebahq") for p in (faces / sub).iterdir() if p.suffix.lower() == ".jpg")[:400]
-    for i, p in enumerate(src):
-        os.symlink(p, d / f"{i:04d}.jpg")
+    for i in range(400):
+        src = sample_faces[i % len(sample_faces)]
+        os.link(src, d / f"{i:04d}{src.suffix}")
     return d
 
 
