@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mspt_pyiqa.bench import native
-from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources, load_rgb, stable_hash
+from mspt_pyiqa.corpus.sources import Source, load_rgb, split_photos, stable_hash
 from mspt_pyiqa.utils.io import atomic_write, atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -43,23 +43,7 @@ def test_photos(faces: Path, sets: Sequence[str], n: int, seed: int = 0) -> List
     The split is the corpus's (by source photo, :data:`SPLIT_FRACTIONS`, :data:`SPLIT_SEED`), so
     no photo any release trained on is chosen. Fewer are returned when the sets hold fewer.
     """
-    sources = list_sources(Path(faces), sets=list(sets))
-    if not sources:
-        raise ValueError(f"{faces}: no photos of the sets {list(sets)}")
-    splits = assign_splits([s.source_id for s in sources], SPLIT_FRACTIONS, SPLIT_SEED)
-    per_set: Dict[str, List[Source]] = {}
-    for s in sources:
-        if splits[s.source_id] == "test":
-            per_set.setdefault(s.source_set, []).append(s)
-    for group in per_set.values():
-        group.sort(key=lambda s: stable_hash(f"native|{s.source_id}", seed))
-    out: List[Source] = []
-    queues = [per_set[k] for k in sorted(per_set)]
-    while len(out) < n and any(queues):
-        for q in queues:
-            if q and len(out) < n:
-                out.append(q.pop(0))
-    return out
+    return split_photos(faces, sets, "test", SPLIT_FRACTIONS, SPLIT_SEED, limit=n, seed=seed, salt="native")
 
 
 def plan(photos: Sequence[Source], sizes: Mapping[str, int], levels: Mapping[str, Sequence[float]],

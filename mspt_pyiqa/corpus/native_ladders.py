@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from mspt_pyiqa.bench import native
 from mspt_pyiqa.bench.native_run import DEFAULT_SETS, SPLIT_FRACTIONS, SPLIT_SEED
-from mspt_pyiqa.corpus.sources import Source, assign_splits, list_sources, load_rgb, stable_hash
+from mspt_pyiqa.corpus import sources
+from mspt_pyiqa.corpus.sources import Source, load_rgb, stable_hash
 from mspt_pyiqa.preprocess import resize_to_test_size
 from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -79,24 +80,8 @@ def split_photos(faces: Path, sets: Sequence[str], split: str = "train", limit: 
     The yardstick's test photos are the ``test`` split of the same assignment, so ``train``
     never holds one of them.
     """
-    sources = list_sources(Path(faces), sets=list(sets))
-    if not sources:
-        raise ValueError(f"{faces}: no photos of the sets {list(sets)}")
-    splits = assign_splits([s.source_id for s in sources], SPLIT_FRACTIONS, SPLIT_SEED)
-    per_set: Dict[str, List[Source]] = {}
-    for s in sources:
-        if splits[s.source_id] == split:
-            per_set.setdefault(s.source_set, []).append(s)
-    for group in per_set.values():
-        group.sort(key=lambda s: stable_hash(f"native-ladders|{s.source_id}", seed))
-    queues = [per_set[k] for k in sorted(per_set)]
-    out: List[Source] = []
-    n = sum(len(q) for q in queues) if limit is None else int(limit)
-    while len(out) < n and any(queues):
-        for q in queues:
-            if q and len(out) < n:
-                out.append(q.pop(0))
-    return out
+    return sources.split_photos(faces, sets, split, SPLIT_FRACTIONS, SPLIT_SEED, limit=limit, seed=seed,
+                                salt="native-ladders")
 
 
 def ladder_seed(source_id: str, kind: str, seed: int) -> int:

@@ -120,3 +120,30 @@ def resize_short(img: np.ndarray, short_side: Optional[int]) -> np.ndarray:
         return img
     interp = cv2.INTER_AREA if nh < h else cv2.INTER_CUBIC
     return cv2.resize(img, (nw, nh), interpolation=interp)
+
+
+def split_photos(faces: Path, sets: Sequence[str], split: str, fractions: Dict[str, float], split_seed: int,
+                 limit: Optional[int] = None, seed: int = 0, salt: str = "") -> List[Source]:
+    """Photos of ``sets`` in ``split`` of the by-source-photo assignment (:func:`assign_splits`
+    with ``fractions`` and ``split_seed``), at most ``limit``, balanced across the sets (round
+    robin over each set's order by ``stable_hash(salt|source_id, seed)``). ``ValueError`` when
+    ``faces`` holds no photo of ``sets``; fewer are returned when the split holds fewer."""
+    sources = list_sources(Path(faces), sets=list(sets))
+    if not sources:
+        raise ValueError(f"{faces}: no photos of the sets {list(sets)}")
+    splits = assign_splits([s.source_id for s in sources], fractions, split_seed)
+    per_set: Dict[str, List[Source]] = {}
+    for s in sources:
+        if splits[s.source_id] == split:
+            per_set.setdefault(s.source_set, []).append(s)
+    for group in per_set.values():
+        group.sort(key=lambda s: stable_hash(f"{salt}|{s.source_id}", seed))
+    queues = [per_set[k] for k in sorted(per_set)]
+    n = sum(len(q) for q in queues) if limit is None else int(limit)
+    out: List[Source] = []
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
+
