@@ -27,6 +27,8 @@ import torch
 from torch import nn
 
 from mspt_pyiqa.archs import MSPTNet
+# The block taps are the package's (one copy): the research teacher keeps the product class's layout.
+from mspt_pyiqa.train.feature_hints import student_maps, teacher_maps  # noqa: F401  (re-exported)
 from mspt_pyiqa.bench.cache import atomic_write_text
 from research.release.evaluate import to_tensor
 from research.release.pools import Pool
@@ -42,30 +44,6 @@ DEFAULT_TAPS: Dict[int, int] = {0: 3, 1: 6, 3: 13, 5: 18}
 STUDENT_CHANNELS = (16, 24, 40, 48, 96, 576)
 TEACHER_CHANNELS = (32, 16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320, 1280)
 PRE_LOGITS_DIM = 1024
-
-
-def teacher_maps(teacher: MobileNetV2Teacher, x: torch.Tensor, taps: List[int]) -> Tuple[List[torch.Tensor], torch.Tensor]:
-    """Teacher feature maps at ``taps`` (features indices) and pooled ``(N, 1280)`` features;
-    ``x``: ``(N, 3, H, W)`` in [0, 1]."""
-    h = (x - teacher.mean) / teacher.std
-    maps = []
-    for j, block in enumerate(list(teacher.lower_blocks) + list(teacher.upper_blocks)):
-        h = block(h)
-        if j in taps:
-            maps.append(h)
-    return maps, h.mean(dim=(2, 3))
-
-
-def student_maps(net: MSPTNet, x: torch.Tensor, taps: List[int]) -> Tuple[List[torch.Tensor], torch.Tensor]:
-    """Student block outputs at ``taps`` and its pooled ``(N, 1024)`` pre-logits features."""
-    m = net.model
-    h = m.bn1(m.conv_stem(net.preprocess(x)))
-    maps = []
-    for i, block in enumerate(m.blocks):
-        h = block(h)
-        if i in taps:
-            maps.append(h)
-    return maps, m.forward_head(h, pre_logits=True)
 
 
 class Hints(nn.Module):
