@@ -63,6 +63,7 @@ def test_images_square_and_csv_readable_by_trainer(built) -> None:
         assert sorted(lad.kinds) == ["gaussian_noise", "jpeg"] and len(lad.ladders) == 6
         for rows in lad.ladders:
             assert lad.levels[rows[0]] == 0 and np.all(np.diff(lad.labels[rows]) < 0)  # clean first, labels fall
+            assert lad.severity[rows[0]] == 0 and np.all(np.diff(lad.severity[rows]) > 0)  # one scale, grows along the ladder
         for p in lad.paths[:8]:
             img = cv2.imread(p)
             assert img is not None and img.shape == (size, size, 3), p

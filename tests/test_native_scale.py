@@ -34,6 +34,21 @@ def test_yardstick_levels_meet_the_stated_mild_ends():
     assert min(dense["gaussian_blur"]) >= 0.5 and max(dense["gaussian_blur"]) <= 1.5
 
 
+def test_severity_scale_hits_the_yardstick_levels_and_grows_with_damage():
+    for kind, values in native.YARDSTICK_LEVELS.items():
+        assert native.severity(kind, native.NEUTRAL[kind]) == 0.0
+        assert [native.severity(kind, v) for v in values] == pytest.approx([1.0, 2.0, 3.0, 4.0])
+    dense = [native.severity("gaussian_noise", v) for v in (2, 3, 4, 5, 6, 8, 12, 20, 35)]
+    assert np.all(np.diff(dense) > 0) and dense[0] == pytest.approx(0.4)
+    jpeg = [native.severity("jpeg", q) for q in (70, 60, 50, 40, 30, 20, 10, 5)]
+    assert np.all(np.diff(jpeg) > 0) and jpeg[0] == pytest.approx(0.5)
+    assert native.severity("gaussian_blur", 6.0) == pytest.approx(5.0)  # past level 4: the last segment extended
+    with pytest.raises(ValueError, match="webp: no severity scale"):
+        native.severity("webp", 50)
+    with pytest.raises(ValueError, match="quality must be in"):
+        native.severity("jpeg", 0)
+
+
 def test_settings_are_plain_words():
     assert native.setting("jpeg", 20) == "JPEG quality 20"
     assert native.setting("gaussian_noise", 5) == "Gaussian noise sigma 5/255"

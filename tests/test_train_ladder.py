@@ -83,9 +83,12 @@ def test_batch_rank_term_is_torchs_margin_ranking_loss() -> None:
 def test_losses_are_registered_in_pyiqa_and_built_from_options() -> None:
     from pyiqa.utils.registry import LOSS_REGISTRY
 
-    rank, teach = build_ladder_losses({"loss": {"type": "LadderRankLoss", "loss_weight": 4.0, "margin": 0.03}, "teacher_loss": {"loss_weight": 0.5}})
+    rank, teach, cross = build_ladder_losses({"loss": {"type": "LadderRankLoss", "loss_weight": 4.0, "margin": 0.03}, "teacher_loss": {"loss_weight": 0.5}})
     assert isinstance(rank, LadderRankLoss) and rank.loss_weight == 4.0 and rank.margin == 0.03
     assert isinstance(teach, TeacherDifferenceLoss) and teach.loss_weight == 0.5
+    assert cross is None
+    _, _, cross = build_ladder_losses({"cross_loss": {"type": "LadderRankLoss", "loss_weight": 2.0, "min_gap": 0.5}})
+    assert isinstance(cross, LadderRankLoss) and cross.loss_weight == 2.0 and cross.min_gap == 0.5
     assert LOSS_REGISTRY.get("LadderRankLoss") is LadderRankLoss
     with pytest.raises(ValueError, match="pristine_weight"):
         LadderRankLoss(pristine_weight=-1)
@@ -174,6 +177,33 @@ def test_ladder_csv_errors_name_the_file(tmp_path: Path) -> None:
         read_ladders(tmp_path / "noclean.csv")
     with pytest.raises(ValueError, match="kind_weights name kinds"):
         kind_probabilities(["jpeg"], {"jepg": 1.0})
+
+
+def test_cross_loss_ranks_across_ladders_by_severity(tmp_path: Path) -> None:
+    """``cross_loss`` needs a severity column, carries it in the batch, and orders across ladders."""
+    csv, _ = _reference_pool_csv(tmp_path)
+    frame = pd.read_csv(csv)
+    with pytest.raises(MetaInfoError, match=r"ladders\.csv: train\.ladder\.cross_loss needs a 'severity' column"):
+        LadderBatches({"meta_info_file": str(csv), "cross_loss": {"loss_weight": 1.0}})
+    frame["severity"] = frame["level"] * np.where(frame["degradation"].isin(KINDS[::2]), 1.5, 1.0)  # kinds differ in step size
+    frame.to_csv(csv, index=False)
+    batch = LadderBatches({"meta_info_file": str(csv), "ladders_per_batch": 4, "cross_loss": {"loss_weight": 1.0}}).batch([0, 1])
+    sev = batch["ladder_severity"]
+    assert sev.shape == (12,) and torch.isfinite(sev).all() and bool((sev[batch["ladder_anchor"]] == 0).all())
+    _, _, cross = build_ladder_losses({"cross_loss": {"type": "LadderRankLoss", "loss_weight": 1.0, "margin": 0.1, "min_gap": 0.5}})
+    group = batch["ladder_group"]
+    # scores in the right order within each ladder but offset per ladder: only the cross term sees it
+    pred = (-sev + 3.0 * group.float()).requires_grad_(True)
+    within = ladder_rank_loss(pred, -sev, group, 0.1, 0.5)
+    assert float(within.detach()) == 0.0 and float(cross(pred, -sev).detach()) > 0.0
+    cross(pred, -sev).backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert float(cross(-sev * 10.0, -sev)) == 0.0  # one order across the batch: nothing to pay
+    bad = frame.copy()
+    bad.loc[3, "severity"] = -1.0
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(MetaInfoError, match=r"bad\.csv: 'severity' must be a number >= 0"):
+        read_ladders(tmp_path / "bad.csv")
 
 
 @pytest.mark.parametrize("fraction,per_100", [(0.0, 0), (0.5, 100), (0.25, 33), (0.75, 300)])

@@ -62,6 +62,34 @@ DENSE_MILD: Dict[str, Tuple[float, ...]] = {
     "webp": (70.0, 60.0, 50.0, 40.0, 30.0),
     "gaussian_blur": (0.5, 0.75, 1.0, 1.25, 1.5),
 }
+#: The undamaged value of each kind: severity 0 (the clean photo).
+NEUTRAL: Dict[str, float] = {
+    "gaussian_blur": 0.0, "motion_blur": 1.0, "gaussian_noise": 0.0, "jpeg": 100.0, "resample": 1.0, "chain": 0.0,
+}
+
+
+def severity(kind: str, value: float) -> float:
+    """Severity of one setting on the yardstick's scale: 0 = clean, 1-4 = the kind's levels.
+
+    The yardstick states that level ``k`` of every type is equally damaging (that is what its
+    SRCC across types measures), so this is the one scale on which settings of different kinds
+    compare. Piecewise linear in ``value`` through ``(NEUTRAL[kind], 0)`` and
+    ``(YARDSTICK_LEVELS[kind][k - 1], k)``; beyond level 4 the last segment is extended.
+    E.g. noise sigma 2.5 -> 0.5, JPEG quality 70 -> 0.5, JPEG quality 30 -> 1.5.
+    Raises ``ValueError`` for a kind without yardstick levels (``webp``) or an invalid value.
+    """
+    _check(kind, value)
+    if kind not in YARDSTICK_LEVELS:
+        raise ValueError(f"{kind}: no severity scale (the yardstick has levels for {', '.join(YARDSTICK_LEVELS)})")
+    xs = np.array((NEUTRAL[kind],) + tuple(YARDSTICK_LEVELS[kind]), dtype=np.float64)
+    ys = np.arange(len(xs), dtype=np.float64)
+    sign = -1.0 if kind in QUALITY_KINDS else 1.0  # quality falls as damage grows: interpolate on -quality
+    x, xs = sign * float(value), sign * xs
+    if x >= xs[-1]:
+        return float(ys[-1] + (x - xs[-1]) / (xs[-1] - xs[-2]))
+    return float(max(np.interp(x, xs, ys), 0.0))
+
+
 KINDS: Tuple[str, ...] = ("gaussian_blur", "motion_blur", "gaussian_noise", "jpeg", "webp", "resample", "chain")
 #: Kinds whose value is a codec quality (a lower value is stronger damage).
 QUALITY_KINDS = frozenset({"jpeg", "webp"})

@@ -14,12 +14,14 @@ Photos are centre-cropped to a square first, so every image is ``S x S`` and a t
 Layout under ``--out`` (one folder per stage size ``S``)::
 
     <S>/images/<set>/<stem>/<kind>_<level>.png      # level 0 = the clean photo of that ladder
-    <S>/ladders.csv    dist_img, mos, ladder_id, level, source_id, degradation, short_side, value
+    <S>/ladders.csv    dist_img, mos, ladder_id, level, source_id, degradation, short_side, value, severity
     <S>/anchors.csv    dist_img, mos (empty), source_id, kind: every ladder's clean image, plus
                        real-world photos (All-Age-Faces train split) at their own resolution
 
 ``mos`` of a ladder row is ``1 - level / (levels + 1)`` (higher = better): only its order
-inside a ladder is meant (``LadderRankLoss``). ``anchors.csv`` carries no labels: it is the
+inside a ladder is meant (``LadderRankLoss``). ``severity`` puts every row on one scale across
+photos and kinds, the yardstick's (:func:`mspt_pyiqa.bench.native.severity`: 0 = clean, 1-4 =
+the yardstick's levels), for a ranking term across ladders (``train.ladder.cross_loss``). ``anchors.csv`` carries no labels: it is the
 set on which a teacher's scores are held (``train.teacher`` + a ``teacher_score`` term).
 Images are 8-bit PNGs (the resize runs in float, then rounds once). Files are written
 atomically; a rerun skips the ones already there.
@@ -56,7 +58,7 @@ TRAIN_LEVELS: Dict[str, Tuple[float, ...]] = {
     "resample": (1.5, 2.0, 3.0, 4.0, 6.0),
     "chain": (0.1, 0.25, 0.5, 0.75, 1.0),
 }
-LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degradation", "short_side", "value")
+LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degradation", "short_side", "value", "severity")
 ANCHOR_COLUMNS = ("dist_img", "mos", "source_id", "kind")
 #: The real-world set whose train photos join the anchors (mixed quality, no ladders).
 REALWORLD_SET = "aaf"
@@ -130,7 +132,8 @@ def ladder_rows(task: LadderTask) -> List[Dict[str, object]]:
         for lv in range(len(levels) + 1):
             rows.append({"dist_img": image_name(task.source, kind, lv), "mos": round(1.0 - lv / (len(levels) + 1), 6),
                          "ladder_id": lid, "level": lv, "source_id": task.source.source_id, "degradation": kind,
-                         "short_side": short, "value": "" if lv == 0 else levels[lv - 1]})
+                         "short_side": short, "value": "" if lv == 0 else levels[lv - 1],
+                         "severity": 0.0 if lv == 0 else round(native.severity(kind, levels[lv - 1]), 6)})
     return rows
 
 

@@ -4,8 +4,9 @@ A *ladder* is one clean photo (level 0) and versions of it made worse step by st
 degradation kind (levels 1, 2, ...); its labels order its images. Two CSV layouts:
 
 * explicit: columns ``dist_img, mos, ladder_id, level`` (level 0 = the clean photo, repeated in
-  every ladder of that photo), optional ``source_id`` (the photo; default: the ladder id) and
-  ``degradation`` (the kind; default ``ladder``);
+  every ladder of that photo), optional ``source_id`` (the photo; default: the ladder id),
+  ``degradation`` (the kind; default ``ladder``) and ``severity`` (one damage scale across
+  photos and kinds, 0 = clean; needed by ``train.ladder.cross_loss``);
 * the corpus's levels layout (``mspt-face corpus build --levels``): no ``ladder_id``; ladders
   are ``(source_id, degradation)`` and each photo's level-0 row heads all its ladders.
 
@@ -50,6 +51,7 @@ class Ladders:
     photos: List[str]
     kinds: List[str]
     teacher: Optional[np.ndarray] = None  # (N,) teacher scores in [0, 1] (NaN = none)
+    severity: Optional[np.ndarray] = None  # (N,) float >= 0 on one scale across ladders (0 = clean); None = no column
     _index: Dict[Tuple[int, int], int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -108,8 +110,14 @@ def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, s
         ladders.append(rows)
         p_of.append(photos.index(photo_of_ladder[key]))
         k_of.append(kinds.index(kind_of_ladder[key]))
+    severity = None
+    if "severity" in frame.columns:
+        severity = pd.to_numeric(frame["severity"], errors="coerce").to_numpy(np.float32)
+        if not np.all(np.isfinite(severity)) or np.any(severity < 0):
+            raise MetaInfoError(f"{meta}: 'severity' must be a number >= 0 on every row")
     return Ladders(paths=[str(root / p) for p in frame["dist_img"]], labels=frame["mos"].to_numpy(np.float32), levels=levels,
-                   ladders=ladders, photo_of=np.asarray(p_of), kind_of=np.asarray(k_of), photos=photos, kinds=kinds)
+                   ladders=ladders, photo_of=np.asarray(p_of), kind_of=np.asarray(k_of), photos=photos, kinds=kinds,
+                   severity=severity)
 
 
 def kind_probabilities(kinds: Sequence[str], weights: Optional[Mapping[str, float]]) -> Optional[np.ndarray]:
@@ -174,7 +182,8 @@ class LadderBatches:
 
     Batch keys: ``img`` (B, 3, S, S) in [0, 1]; ``mos_label`` (B, 1); ``ladder_group`` (B,)
     int64; ``ladder_anchor`` (B,) bool (level 0); ``teacher_score`` (B, 1) (NaN without a
-    teacher). The draw depends only on ``seed_key`` (e.g. ``[seed, stage, iteration]``).
+    teacher); ``ladder_severity`` (B,) float (NaN without a ``severity`` column). The draw
+    depends only on ``seed_key`` (e.g. ``[seed, stage, iteration]``).
     """
 
     def __init__(self, opt: Mapping[str, Any]) -> None:
@@ -184,6 +193,9 @@ class LadderBatches:
         augment = opt.get("augment") or {}
         self.images = LadderImages(self.ladders, augment.get("resize"))
         self.hflip = bool(augment.get("hflip", True))
+        if opt.get("cross_loss") and self.ladders.severity is None:
+            raise MetaInfoError(f"{opt['meta_info_file']}: train.ladder.cross_loss needs a 'severity' column "
+                                "(mspt-face corpus native-ladders writes one)")
 
     @property
     def paths_mos(self) -> List[List[Any]]:
@@ -212,6 +224,8 @@ class LadderBatches:
             "ladder_group": torch.from_numpy(group).long(),
             "ladder_anchor": torch.from_numpy(self.ladders.levels[idx] == 0),
             "teacher_score": torch.from_numpy(np.asarray(teacher, np.float32)).view(-1, 1),
+            "ladder_severity": torch.from_numpy(self.ladders.severity[idx] if self.ladders.severity is not None
+                                                else np.full(len(idx), np.nan, np.float32)),
             "index": torch.from_numpy(idx).long(),
         }
 

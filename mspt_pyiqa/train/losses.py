@@ -103,17 +103,24 @@ class TeacherDifferenceLoss(nn.Module):
         return self.loss_weight * teacher_difference_loss(pred.view(-1), teacher.view(-1), labels.view(-1), group, self.min_gap)
 
 
-def build_ladder_losses(ladder_opt: Mapping[str, Any]) -> "tuple[nn.Module, Optional[nn.Module]]":
-    """The ladder rank loss and optional teacher-difference loss of ``train.ladder`` (pyiqa's
-    ``build_loss``: ``type`` names a registered loss, the other keys are its arguments)."""
+def build_ladder_losses(ladder_opt: Mapping[str, Any]) -> "tuple[nn.Module, Optional[nn.Module], Optional[nn.Module]]":
+    """The ladder rank loss, optional teacher-difference loss and optional cross-ladder loss of
+    ``train.ladder`` (pyiqa's ``build_loss``: ``type`` names a registered loss, the other keys
+    are its arguments).
+
+    ``cross_loss`` (a ``LadderRankLoss``) ranks the whole ladder batch at once (every photo and
+    kind in it) by the rows' ``severity`` (less severe = should score higher); its ``min_gap``
+    is in severity units (levels), so only pairs at least that far apart count.
+    """
     from pyiqa.losses import build_loss
 
     import mspt_pyiqa.registration as registration
 
     registration.register()
     rank = build_loss(dict({"type": "LadderRankLoss"}, **(ladder_opt.get("loss") or {})))
-    t_opt = ladder_opt.get("teacher_loss")
-    return rank, (build_loss(dict({"type": "TeacherDifferenceLoss"}, **t_opt)) if t_opt else None)
+    t_opt, c_opt = ladder_opt.get("teacher_loss"), ladder_opt.get("cross_loss")
+    return (rank, build_loss(dict({"type": "TeacherDifferenceLoss"}, **t_opt)) if t_opt else None,
+            build_loss(dict({"type": "LadderRankLoss"}, **c_opt)) if c_opt else None)
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

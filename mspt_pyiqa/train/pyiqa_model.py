@@ -205,11 +205,11 @@ class MSPTModel(GeneralIQAModel):
             fh = train_opt["feature_hints"]
             self.hint_teacher = build_teacher_network(fh["teacher"], self.device)
             self.hints = FeatureHints(fh.get("taps")).to(self.device)
-        self.ladder_rank = self.ladder_teacher = None
+        self.ladder_rank = self.ladder_teacher = self.ladder_cross = None
         if train_opt.get("ladder"):
             from mspt_pyiqa.train.losses import build_ladder_losses
 
-            self.ladder_rank, self.ladder_teacher = build_ladder_losses(train_opt["ladder"])
+            self.ladder_rank, self.ladder_teacher, self.ladder_cross = build_ladder_losses(train_opt["ladder"])
         self.grad_clip_norm = float(train_opt.get("grad_clip_norm") or 0.0)
         decay = train_opt.get("ema_decay")
         self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
@@ -282,7 +282,7 @@ class MSPTModel(GeneralIQAModel):
 
     def ladder_losses(self, data: Dict[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
         """Losses of one ladder batch (:class:`~mspt_pyiqa.train.ladder_data.LadderBatches`): the
-        label losses plus ``train.ladder.loss`` (and ``teacher_loss`` when set), in train mode."""
+        label losses plus ``train.ladder.loss`` (and ``teacher_loss`` / ``cross_loss`` when set), in train mode."""
         x = data["img"].to(self.device)
         mos = data["mos_label"].to(self.device).view(-1)
         group, anchor = data["ladder_group"].to(self.device), data["ladder_anchor"].to(self.device)
@@ -291,6 +291,8 @@ class MSPTModel(GeneralIQAModel):
         losses["l_ladder_rank"] = self.ladder_rank(score, mos, group, anchor)
         if self.ladder_teacher is not None:
             losses["l_ladder_teacher"] = self.ladder_teacher(score, data["teacher_score"].to(self.device).view(-1), mos, group)
+        if self.ladder_cross is not None:  # one ranking over every photo and kind of the batch
+            losses["l_ladder_cross"] = self.ladder_cross(score, -data["ladder_severity"].to(self.device).view(-1))
         return losses
 
     def optimize_ladder(self, data: Dict[str, torch.Tensor]) -> Dict[str, float]:

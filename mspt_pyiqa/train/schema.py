@@ -139,6 +139,8 @@ LADDER = {
                                  "margin": _num(), "min_gap": _num(), "pristine_weight": _num()}),
     "teacher_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("TeacherDifferenceLoss",)),
                                                          "loss_weight": _num(), "min_gap": _num()}),
+    "cross_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("LadderRankLoss",)), "loss_weight": _num(),
+                                                       "margin": _num(), "min_gap": _num(0, min_exclusive=True)}),
 }
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),
