@@ -4,24 +4,21 @@ Architecture: Howard et al., "Searching for MobileNetV3", ICCV 2019, Table 2 (Mo
 with width multiplier 1.0. Every number of the network is in :data:`STAGES` below; the layout
 follows that table row by row:
 
-====  ======  ====  =====  ===  ====  ======  ===================================
-row   kernel  exp   out    SE   act   stride  here
-====  ======  ====  =====  ===  ====  ======  ===================================
-conv  3x3     -     16     -    HS    2       ``conv_stem`` + ``bn1``
-1     3x3     16    16     yes  RE    2       ``blocks.0.0`` (no expansion conv)
-2-3   3x3     72,88 24     -    RE    2,1     ``blocks.1.0-1``
-4-6   5x5     96,   40     yes  HS    2,1,1   ``blocks.2.0-2``
-            240,240
-7-8   5x5     120,  48     yes  HS    1,1     ``blocks.3.0-1``
-            144
-9-11  5x5     288,  96     yes  HS    2,1,1   ``blocks.4.0-2``
-            576,576
-conv  1x1     -     576    -    HS    1       ``blocks.5.0`` (no SE, as in timm)
-pool  global average                          ``global_pool``
-conv  1x1, no BN    1024        HS            ``conv_head`` (with bias) + ``act2``
-head  linear        num_classes               ``classifier``
-====  ======  ====  =====  ===  ====  ======  ===================================
+.. code-block:: text
 
+    Table 2 row(s)      kernel  expanded      out  SE   act  stride    modules here
+    conv2d              3x3     -             16   -    HS   2         conv_stem, bn1
+    bneck 1             3x3     16            16   yes  RE   2         blocks.0.0 (no expansion conv)
+    bneck 2-3           3x3     72, 88        24   -    RE   2, 1      blocks.1.0-1
+    bneck 4-6           5x5     96, 240, 240  40   yes  HS   2, 1, 1   blocks.2.0-2
+    bneck 7-8           5x5     120, 144      48   yes  HS   1, 1      blocks.3.0-1
+    bneck 9-11          5x5     288, 576, 576 96   yes  HS   2, 1, 1   blocks.4.0-2
+    conv2d 1x1          1x1     -             576  -    HS   1         blocks.5.0 (*)
+    pool                global average                                 global_pool
+    conv2d 1x1, no BN   1x1     -             1024 -    HS   1         conv_head (with bias), act2
+    conv2d 1x1, no BN   (a linear layer here) k                        classifier
+
+(*) Table 2 marks this row with SE; timm's model, and so the released weights, have none here.
 RE = ReLU, HS = hard-swish. Squeeze-and-excitation (Hu et al. 2018, as in the paper's
 section 5.3): global average, a 1x1 convolution down to a quarter of the expanded channels
 rounded to a multiple of 8 (:func:`make_divisible`), ReLU, a 1x1 convolution back, and a
