@@ -11,7 +11,9 @@ printed next to the numbers.
 * cold start to the first score of one image (the example whole photo of
   ``python -m mspt_pyiqa.demo --photos``, so face detection runs): ``--backend torch`` with the
   released weights, and ``--backend onnxruntime --onnx-model F`` (exported once beforehand);
-  for the latter the heavy modules found in ``sys.modules`` at exit are listed (should be none);
+  for both the heavy modules found in ``sys.modules`` at exit are listed (onnxruntime: none;
+  torch: torch only, as the MSPT backbone is this package's plain-torch MobileNetV3-Small and
+  neither timm, torchvision nor pyiqa is imported);
 * steady state: ``--images N`` face crops (512 px, the example crop with seeded colour and
   brightness changes) scored once per ``--workers`` value, to choose the default worker count.
 
@@ -43,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from mspt_pyiqa.utils.io import atomic_write_json, atomic_write_text, markdown_table  # noqa: E402
 
 logger = logging.getLogger("start_time")
-HEAVY = ("torch", "timm", "pyiqa")
+HEAVY = ("torch", "torchvision", "timm", "pyiqa")
 SUBCOMMANDS = ("score", "export", "train", "bench", "corpus")
 
 

@@ -10,7 +10,6 @@ import os
 import socket
 from typing import Optional
 
-import timm
 import torch
 from torch import nn
 
@@ -36,6 +35,8 @@ def _cached_hub_file(model_name: str) -> Optional[str]:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - huggingface_hub comes with timm
         return None
+    import timm  # here, not at module level: the scoring path never initialises from ImageNet
+
     cfg = timm.models.get_pretrained_cfg(model_name)
     hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if not hub_id:
@@ -60,10 +61,11 @@ def _read_state_dict(path: str) -> dict:
 
 
 def load_backbone_pretrained(model: nn.Module, model_name: str, path: Optional[str] = None) -> None:
-    """Load ImageNet weights into a timm ``model`` (its classifier is left as initialised).
+    """Load ImageNet weights into a backbone ``model`` (its classifier is left as initialised).
 
     Args:
-        model: timm model created with ``pretrained=False`` (any ``num_classes``).
+        model: timm model created with ``pretrained=False`` (any ``num_classes``), or its native
+            twin (:mod:`mspt_pyiqa.archs.backbones`, same state-dict keys).
         model_name: timm name, used to find the hub weights.
         path: local ``.pth``/``.safetensors`` with the ImageNet state dict; wins over the hub.
 
@@ -82,6 +84,8 @@ def load_backbone_pretrained(model: nn.Module, model_name: str, path: Optional[s
                     "or pass backbone_pretrained_path=/path/to/model.safetensors"
                 )
             logger.info("downloading ImageNet weights for %s through timm", model_name)
+            import timm
+
             hub_model = timm.create_model(model_name, pretrained=True)
             state = hub_model.state_dict()
         else:

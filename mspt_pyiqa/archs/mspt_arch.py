@@ -3,7 +3,9 @@
 Reference: Xiao, Chen, Zeng, Yang, "MSPT: A Lightweight Face Image Quality Assessment
 Method with Multi-stage Progressive Training", arXiv:2508.07590 (2025). The paper's
 network is timm ``mobilenetv3_small_100`` with ``num_classes=1``: 1,518,881 parameters
-(the paper's 1.5189M).
+(the paper's 1.5189M). By default that backbone is built by this package's plain-torch twin
+(:mod:`mspt_pyiqa.archs.mobilenetv3_small`: same state-dict keys, outputs and seeded
+initialisation, without importing timm); ``backbone_impl="timm"`` builds it with timm.
 
 Conventions (pyiqa NR metrics):
 
@@ -17,11 +19,11 @@ from __future__ import annotations
 import logging
 from typing import Optional, Sequence, Tuple, Union
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mspt_pyiqa.archs.backbones import build_backbone, resolve_backbone_impl
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
 from mspt_pyiqa.preprocess import resize_to_test_size
 from mspt_pyiqa.weights import release_input_size
@@ -38,6 +40,11 @@ class MSPTNet(nn.Module):
 
     Args:
         backbone: timm model name of the backbone.
+        backbone_impl: Which code builds it: ``"auto"`` (default: this package's plain-torch
+            twin when :data:`mspt_pyiqa.archs.backbones.NATIVE_BACKBONES` has one, as for
+            ``mobilenetv3_small_100``, else timm), ``"native"`` (the twin; an error for other
+            backbones) or ``"timm"``. Both give the same state dict, outputs and seeded
+            initialisation; the twin starts faster (no timm import).
         num_outputs: Outputs of the regression head (1 for a MOS).
         test_img_size: Short side, in pixels, that every input is resized to before the
             backbone (see :func:`mspt_pyiqa.preprocess.resize_to_test_size`). ``None``
@@ -72,6 +79,7 @@ class MSPTNet(nn.Module):
     def __init__(
         self,
         backbone: str = "mobilenetv3_small_100",
+        backbone_impl: str = "auto",
         num_outputs: int = 1,
         test_img_size: Union[int, str, None] = "release",
         resize_mode: str = "bilinear",
@@ -94,6 +102,7 @@ class MSPTNet(nn.Module):
         if no_face not in ("nan", "full_image", "error"):
             raise ValueError(f"no_face must be 'nan', 'full_image' or 'error', got {no_face!r}")
         self.backbone_name = backbone
+        self.backbone_impl = resolve_backbone_impl(backbone, backbone_impl)  # "native" or "timm"
         if test_img_size == "release":
             test_img_size = release_input_size(weights_name)
         elif test_img_size is not None and (isinstance(test_img_size, (bool, str)) or int(test_img_size) < 1):
@@ -106,7 +115,7 @@ class MSPTNet(nn.Module):
         self.no_face = no_face
         self._aligner = None  # built lazily: a detector costs nothing until it is used
 
-        self.model = timm.create_model(backbone, pretrained=False, num_classes=num_outputs, drop_rate=drop_rate)
+        self.model = build_backbone(backbone, num_classes=num_outputs, drop_rate=drop_rate, impl=self.backbone_impl)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 

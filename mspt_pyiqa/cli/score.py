@@ -79,6 +79,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--save-every", type=float, default=30.0, help="seconds between checkpoints of --output (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--table-rows", type=int, default=20, help="rows of the printed table (default: %(default)s)")
+    out = p.add_argument_group("output")
+    out.add_argument("--percentile", action="store_true",
+                     help="add a column 'percentile' after 'score': where the score falls among the clean photos of "
+                          "the release's reference file, 0-100 (a value of 30 means 30%% of those photos scored lower). "
+                          "The file stores only the 0th, 1st, ..., 100th percentiles of those photos' scores: values in "
+                          "between are interpolated linearly, below the lowest is 0 and above the highest 100. Needs the "
+                          "catalog release or an ONNX export of it (not --weights)")
 
 
 def _finish(rows: List[dict], args: argparse.Namespace, output: Path, reference: object = None) -> int:
@@ -210,6 +217,12 @@ def _run(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError, OSError, ImportError) as err:  # WeightsError / DetectorError are RuntimeErrors
         logger.error("%s", err)
         return EXIT_USAGE
+    reference = getattr(backend, "reference", None)
+    if args.percentile and reference is None:
+        logger.error("--percentile needs the release's score reference, which %s does not have; drop "
+                     "--percentile, or score with the catalog release (no --weights) or an ONNX export of it",
+                     f"--weights {args.weights}" if args.weights and not args.onnx_model else "this model")
+        return EXIT_USAGE
     prep = PreprocessConfig(
         input_size=backend.input_size,
         resize_mode=backend.resize_mode,
@@ -235,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         save_every=args.save_every,
         progress=not args.no_progress and sys.stderr.isatty(),
+        percentile_of=reference.percentile if args.percentile else None,
     )
     try:
         lock = OutputLock(output).__enter__()
@@ -251,7 +265,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     if not distributed:
-        return _finish(rows, args, output, getattr(backend, "reference", None))
+        return _finish(rows, args, output, reference)
 
     import torch.distributed as dist
     from datetime import timedelta

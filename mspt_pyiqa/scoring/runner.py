@@ -11,7 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -21,7 +21,7 @@ from mspt_pyiqa.scoring.dataset import make_loader
 from mspt_pyiqa.scoring.lifeline import quiet_signals
 from mspt_pyiqa.scoring.output import save_rows
 from mspt_pyiqa.scoring.preprocess import Prepared, PreprocessConfig
-from mspt_pyiqa.scoring.writer import DONE_STATUSES, Row, error_row, read_results, write_results
+from mspt_pyiqa.scoring.writer import DONE_STATUSES, Row, error_row, read_results, set_percentiles, write_results
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class ScoreJob:
     resume: bool = False
     save_every: float = 30.0
     progress: bool = True
+    #: score -> its percentile among the release's clean photos (``--percentile``); ``None``: no column.
+    percentile_of: Optional[Callable[[float], float]] = None
 
 
 def score_prepared(batch: Sequence[Prepared], backend: Callable[[np.ndarray], np.ndarray]) -> List[Row]:
@@ -119,7 +121,7 @@ def run_job(job: ScoreJob) -> List[Row]:
             rows += [{**r, "path": f} for r in prev[keys[f]]] if keys[f] in prev else new.get(f, [])
         for spec in job.missing:
             rows += new.get(spec, [])
-        return rows
+        return set_percentiles(rows, job.percentile_of)  # resumed rows too: the column follows this run
 
     loader = make_loader(todo, job.prep, job.batch_size, job.workers)
     last_save = time.monotonic()

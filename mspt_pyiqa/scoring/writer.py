@@ -7,13 +7,17 @@ pixels of the upright image; the whole image without ``--detect``), ``score`` (M
 quality, higher is better; empty unless ``status == ok``), ``status`` (``ok``, ``no_face``
 or an error kind: ``not_found``, ``not_image``, ``corrupt``, ``too_small``, ``too_large``,
 ``unsupported``, ``error``) and ``message`` (what went wrong or what was converted).
+
+Optional column (:data:`OPTIONAL_COLUMNS`, written right after ``score`` when the rows carry
+it): ``percentile``, the score's percentile (0-100, one decimal) among the clean photos of the
+release's reference file (``mspt-face score --percentile``; :func:`set_percentiles`).
 """
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pandas as pd
 
@@ -22,6 +26,8 @@ from mspt_pyiqa.utils.io import atomic_write_text
 from mspt_pyiqa.utils.text import plural
 
 COLUMNS = ["path", "face", "box", "score", "status", "message"]
+PERCENTILE = "percentile"
+OPTIONAL_COLUMNS = [PERCENTILE]  # written after "score" when any row has the key
 DONE_STATUSES = ("ok", "no_face")  # final outcomes; anything else is retried by --resume
 
 Row = Dict[str, Any]
@@ -34,10 +40,34 @@ def output_format(path: Path) -> str:
     return suffix[1:]
 
 
+def columns_of(rows: Sequence[Row]) -> List[str]:
+    """:data:`COLUMNS`, plus ``percentile`` after ``score`` when any row carries it."""
+    if not any(PERCENTILE in r for r in rows):
+        return list(COLUMNS)
+    i = COLUMNS.index("score") + 1
+    return COLUMNS[:i] + [PERCENTILE] + COLUMNS[i:]
+
+
+def set_percentiles(rows: Sequence[Row], percentile_of: Optional[Callable[[float], float]]) -> List[Row]:
+    """Copies of ``rows`` with ``percentile`` = ``percentile_of(score)`` rounded to 0.1 for ``ok`` rows
+    (``None`` for the others); ``percentile_of=None`` removes the column instead."""
+    out = []
+    for r in rows:
+        r = {k: v for k, v in r.items() if k != PERCENTILE}
+        if percentile_of is not None:
+            score = r.get("score")
+            ok = r.get("status") == "ok" and score is not None and math.isfinite(score)
+            r[PERCENTILE] = round(float(percentile_of(score)), 1) if ok else None
+        out.append(r)
+    return out
+
+
 def _frame(rows: Sequence[Row]) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows), columns=COLUMNS)
+    df = pd.DataFrame(list(rows), columns=columns_of(rows))
     df["face"] = df["face"].astype("Int64")
     df["score"] = pd.to_numeric(df["score"], errors="coerce")
+    if PERCENTILE in df.columns:
+        df[PERCENTILE] = pd.to_numeric(df[PERCENTILE], errors="coerce")
     return df
 
 
@@ -61,6 +91,8 @@ def results_text(rows: Sequence[Row], fmt: str) -> str:
     if fmt == "csv":
         for col in ("path", "box", "status", "message"):
             df[col] = [v if v is None or v is pd.NA else neutralise(str(v)) for v in df[col]]
+        if PERCENTILE in df.columns:  # one decimal, not the scores' six
+            df[PERCENTILE] = ["" if pd.isna(v) else f"{v:.1f}" for v in df[PERCENTILE]]
         return df.to_csv(index=False, float_format="%.6f", lineterminator="\n")
     records = [
         {k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v) for k, v in r.items()}
@@ -108,13 +140,16 @@ def read_results(path: Path) -> List[Row]:
     missing = set(COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not an mspt-face results file (missing columns {sorted(missing)})")
+    columns = COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df.columns]
     rows = []
-    for i, r in enumerate(df[COLUMNS].to_dict(orient="records")):
+    for i, r in enumerate(df[columns].to_dict(orient="records")):
         try:
             face = r["face"]
             r["face"] = None if face in ("", None) or (isinstance(face, float) and math.isnan(face)) else int(face)
-            score = r["score"]
-            r["score"] = None if score in ("", None) or (isinstance(score, float) and math.isnan(score)) else float(score)
+            for key in ("score", PERCENTILE):
+                if key in r:
+                    v = r[key]
+                    r[key] = None if v in ("", None) or (isinstance(v, float) and math.isnan(v)) else float(v)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{path} is not an mspt-face results file (row {i + 1}: {err})") from err
         r["path"] = unescape_path("" if r["path"] is None else str(r["path"]))

@@ -156,7 +156,8 @@ def render(cfg: Dict[str, Any], report: Dict[str, Any], efficiency: Optional[Dic
         "Loaded by `pyiqa.create_metric('mspt_face')` (the catalog's default release).", "",
         "## Model", "",
         "MSPT (Xiao, Chen, Zeng, Yang, 2025, arXiv:2508.07590): timm `mobilenetv3_small_100` with a "
-        "one-output regression head, 1,518,881 parameters. Input RGB in [0, 1], short side resized to "
+        "one-output regression head, 1,518,881 parameters (the package runs it with its own plain-torch copy of "
+        "that network: same weights file, same scores, no timm import). Input RGB in [0, 1], short side resized to "
         f"{entry.input_size} px inside the network; output a quality score, higher is better, about 0..1.",
     ]
     if efficiency:
