@@ -16,6 +16,11 @@ short side drawn per photo from 256-1024 px). Six types x four levels
 public path: ``pyiqa.create_metric('mspt_face', test_img_size=S)`` on the file for each
 ``--sizes`` S, with pyiqa's NIQE and BRISQUE in the same run. Figures and bars:
 :mod:`mspt_pyiqa.bench.native_figures`. Writes ``<out>.md``, ``<out>.csv`` and ``<out>.json``.
+
+Next to the per-image ``scores.csv`` it also writes ``leaderboard.csv``, the same images as a
+leaderboard dataset (:func:`mspt_pyiqa.bench.native_run.write_leaderboard_csv`; label
+``1 - level/5``, references = each photo's clean file), for ``eval/leaderboard.py``;
+``--leaderboard-csv-only`` writes the files and that CSV, prints its path and stops.
 """
 from __future__ import annotations
 
@@ -62,6 +67,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO / "eval" / "reports" / "native_scale", help="report path without extension")
     p.add_argument("--reference-out", type=Path, default=None,
                    help="also write the release's reference file (e.g. weights/mspt_face_v11_reference.json)")
+    p.add_argument("--leaderboard-csv-only", action="store_true",
+                   help="write the degraded files and the leaderboard dataset CSV (<cache>/levels-<hash>/leaderboard.csv), "
+                        "print its path and stop: no scoring, no report")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: OMP_NUM_THREADS or 1)")
     return p.parse_args(argv)
 
@@ -156,9 +164,14 @@ def _run(args: argparse.Namespace, argv: Optional[List[str]]) -> int:
     arm_photos = {"realworld": args.realworld_photos} if args.realworld_photos is not None else None
     rows = native_run.plan(photos, native_run.photo_sizes(photos), levels, seed=args.seed, arms=args.arms,
                            arm_photos=arm_photos)
-    native_run.materialise(rows, args.faces, cache)
+    written = native_run.materialise(rows, args.faces, cache)
     timing.files_s += time.perf_counter() - t0
-    timing.save()
+    if written or not args.leaderboard_csv_only:  # a CSV-only pass over a filled cache is not a run of it
+        timing.save()
+    dataset_csv = native_run.write_leaderboard_csv(rows, cache)
+    if args.leaderboard_csv_only:
+        print(dataset_csv)  # stdout carries only the path: CSV=$(python eval/native_scale.py ... --leaderboard-csv-only)
+        return 0
     metrics = build_metrics(args.sizes, args.weights, not args.no_classic)
     scored = native_run.score_all(rows, cache, {c: timing.timed(m["fn"], c) for c, m in metrics.items()},
                                   on_flush=timing.save)
@@ -184,7 +197,7 @@ def _run(args: argparse.Namespace, argv: Optional[List[str]]) -> int:
         "metrics": {c: {k: v for k, v in m.items() if k != "fn"} for c, m in metrics.items()},
         "timing": {**timing.as_dict(), "threads": torch.get_num_threads(),
                    "load_average_5min": {"start": round(load_start, 2), "end": round(os.getloadavg()[1], 2)}},
-        "boot": args.boot, "seed": args.seed, "cache": str(cache),
+        "boot": args.boot, "seed": args.seed, "cache": str(cache), "leaderboard_csv": str(dataset_csv),
     }
     flat = [{"arm": arm, "metric": c, **f} for arm, per in results.items() for c, figs in per.items() for f in figs]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ Layout under the cache folder (``runs/native_scale`` by default, git-ignored)::
 
     images/<arm>/<source_id without extension>/<kind>_<level>.<png|jpg>   # clean: clean_0.png
     scores.csv                                                            # one row per image
+    leaderboard.csv                                                       # the images as a leaderboard dataset
 
 Arms: ``native`` keeps each photo at its own resolution; ``realworld`` first resizes it to a
 short side drawn (seeded, per photo) from :data:`mspt_pyiqa.bench.native.USER_SHORT_RANGE`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -34,6 +36,12 @@ SPLIT_SEED = 0
 #: Sets whose photos are clean enough that "clean beats level 1" is well posed (docs/corpus.md).
 DEFAULT_SETS = ("scut", "celebahq")
 PLAN_COLUMNS = ("file", "photo", "set", "arm", "short", "kind", "level", "value", "setting", "seed")
+#: The leaderboard dataset written next to ``scores.csv`` (the corpus layout of :mod:`mspt_pyiqa.bench.datasets`).
+LEADERBOARD_CSV = "leaderboard.csv"
+LEADERBOARD_COLUMNS = ("dist_img", "mos", "ref_img", "source_id", "source_set", "degradation", "severity", "level",
+                       "split", "setting", "short")
+#: The clean photo's ``degradation`` in that CSV: the name the order checks read as level 0.
+PRISTINE = "pristine"
 _MASK = (1 << 63) - 1
 
 
@@ -101,6 +109,57 @@ def materialise(rows: Sequence[Mapping[str, object]], faces: Path, cache: Path, 
             atomic_write_bytes(cache / str(r["file"]), data)
             written += 1
     return written
+
+
+def level_label(level: int, n_levels: int) -> float:
+    """The leaderboard label of an image at ``level`` (0 = clean): ``1 - level / (n_levels + 1)``.
+
+    With the yardstick's four levels that is ``1 - level/5`` (clean 1.0, level 4 0.2): the
+    yardstick's level, not a human opinion.
+    """
+    return round(1.0 - level / (n_levels + 1), 6)
+
+
+def write_leaderboard_csv(rows: Sequence[Mapping[str, object]], cache: Path, path: Optional[Path] = None) -> Path:
+    """Write the planned images as a leaderboard dataset CSV; returns its path.
+
+    ``path`` defaults to ``<cache>/leaderboard.csv`` (next to ``scores.csv``). One row per
+    image in the corpus layout (:data:`LEADERBOARD_COLUMNS`): ``dist_img`` and ``ref_img`` are
+    relative to the CSV's folder, ``ref_img`` is the photo's clean file of the same arm (FR
+    metrics compare with it), ``mos`` is :func:`level_label`, ``source_id`` the photo,
+    ``degradation`` the kind (the clean photo: ``pristine``, level 0), ``severity`` the level
+    (the yardstick's scale), ``split`` the arm (``split=native`` selects one arm). Every
+    image must already be in ``cache`` (:func:`materialise`); a missing one raises
+    ``FileNotFoundError`` naming it.
+    """
+    cache = Path(cache)
+    path = Path(path) if path is not None else cache / LEADERBOARD_CSV
+    clean = {(r["arm"], r["photo"]): str(r["file"]) for r in rows if r["kind"] == "clean"}
+    n_levels = max((int(str(r["level"])) for r in rows), default=0)
+    base = path.resolve().parent
+
+    def rel(file: str) -> str:
+        full = cache / file
+        if not full.is_file():
+            raise FileNotFoundError(f"{full}: not in the cache yet (materialise the plan first)")
+        return Path(os.path.relpath(full.resolve(), base)).as_posix()
+
+    out = []
+    for r in rows:
+        ref = clean.get((r["arm"], r["photo"]))
+        if ref is None:
+            raise ValueError(f"{r['file']}: the plan has no clean image of {r['photo']} in arm {r['arm']}")
+        level = int(str(r["level"]))
+        out.append({"dist_img": rel(str(r["file"])), "mos": level_label(level, n_levels), "ref_img": rel(ref),
+                    "source_id": r["photo"], "source_set": r["set"],
+                    "degradation": PRISTINE if r["kind"] == "clean" else r["kind"], "severity": level, "level": level,
+                    "split": r["arm"], "setting": r["setting"], "short": r["short"]})
+    with atomic_write(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(LEADERBOARD_COLUMNS))
+        w.writeheader()
+        w.writerows(out)
+    log.info("leaderboard dataset: %s (%d images; label 1 - level/%d)", path, len(out), n_levels + 1)
+    return path
 
 
 def photo_sizes(photos: Sequence[Source]) -> Dict[str, int]:
