@@ -199,6 +199,11 @@ def test_cross_loss_ranks_across_ladders_by_severity(tmp_path: Path) -> None:
     cross(pred, -sev).backward()
     assert pred.grad is not None and pred.grad.abs().sum() > 0
     assert float(cross(-sev * 10.0, -sev)) == 0.0  # one order across the batch: nothing to pay
+    # margin_per_gap: the score gap asked grows with the severity gap (0.1 per level here)
+    spread = LadderRankLoss(margin=0.0, min_gap=0.5, margin_per_gap=0.1)
+    assert float(spread(-sev * 0.11, -sev)) == 0.0 and float(spread(-sev * 0.09, -sev)) > 0.0
+    with pytest.raises(ValueError, match="margin_per_gap"):
+        LadderRankLoss(margin_per_gap=-0.1)
     bad = frame.copy()
     bad.loc[3, "severity"] = -1.0
     bad.to_csv(tmp_path / "bad.csv", index=False)

@@ -37,9 +37,12 @@ def ordered_pairs(labels: torch.Tensor, group: Optional[torch.Tensor] = None, mi
 
 
 def ladder_rank_loss(pred: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None, margin: float = 0.02,
-                     min_gap: float = 1e-4, anchor: Optional[torch.Tensor] = None, anchor_weight: float = 1.0) -> torch.Tensor:
-    """Mean hinge ``relu(margin - (s_i - s_j))`` over the pairs of :func:`ordered_pairs` (the
-    better-labelled image should score at least ``margin`` higher).
+                     min_gap: float = 1e-4, anchor: Optional[torch.Tensor] = None, anchor_weight: float = 1.0,
+                     margin_per_gap: float = 0.0) -> torch.Tensor:
+    """Mean hinge ``relu(m_ij - (s_i - s_j))`` over the pairs of :func:`ordered_pairs` (the
+    better-labelled image should score at least ``m_ij`` higher), with
+    ``m_ij = margin + margin_per_gap * (label_i - label_j)``: a margin that grows with the label
+    gap asks for scores spread in proportion to the labels, not only ordered.
 
     pred, labels, group: ``(B,)`` (scores and labels in [0, 1], higher = better; group ids).
     ``anchor`` (optional ``(B,)`` bool, e.g. level 0 = the clean photo of each ladder): a pair
@@ -50,7 +53,8 @@ def ladder_rank_loss(pred: torch.Tensor, labels: torch.Tensor, group: Optional[t
     mask = ordered_pairs(labels, group, min_gap)
     if not bool(mask.any()):
         return pred.sum() * 0.0
-    hinge = torch.relu(margin - (pred[:, None] - pred[None, :])[mask])
+    need = margin + margin_per_gap * (labels[:, None] - labels[None, :])[mask] if margin_per_gap else margin
+    hinge = torch.relu(need - (pred[:, None] - pred[None, :])[mask])
     if anchor is None or anchor_weight == 1.0:
         return hinge.mean()
     if anchor_weight < 0:
@@ -81,15 +85,20 @@ class LadderRankLoss(nn.Module):
     forward(pred (B,), labels (B,), group (B,) or None, anchor (B,) bool or None) -> scalar.
     """
 
-    def __init__(self, loss_weight: float = 1.0, margin: float = 0.02, min_gap: float = 1e-4, pristine_weight: float = 1.0) -> None:
+    def __init__(self, loss_weight: float = 1.0, margin: float = 0.02, min_gap: float = 1e-4, pristine_weight: float = 1.0,
+                 margin_per_gap: float = 0.0) -> None:
         super().__init__()
         if pristine_weight < 0:
             raise ValueError(f"LadderRankLoss: pristine_weight must be >= 0, got {pristine_weight}")
+        if margin_per_gap < 0:
+            raise ValueError(f"LadderRankLoss: margin_per_gap must be >= 0, got {margin_per_gap}")
         self.loss_weight, self.margin, self.min_gap, self.pristine_weight = float(loss_weight), float(margin), float(min_gap), float(pristine_weight)
+        self.margin_per_gap = float(margin_per_gap)
 
     def forward(self, pred: torch.Tensor, labels: torch.Tensor, group: Optional[torch.Tensor] = None,
                 anchor: Optional[torch.Tensor] = None) -> torch.Tensor:
-        return self.loss_weight * ladder_rank_loss(pred.view(-1), labels.view(-1), group, self.margin, self.min_gap, anchor, self.pristine_weight)
+        return self.loss_weight * ladder_rank_loss(pred.view(-1), labels.view(-1), group, self.margin, self.min_gap, anchor,
+                                                   self.pristine_weight, self.margin_per_gap)
 
 
 class TeacherDifferenceLoss(nn.Module):
@@ -110,7 +119,8 @@ def build_ladder_losses(ladder_opt: Mapping[str, Any]) -> "tuple[nn.Module, Opti
 
     ``cross_loss`` (a ``LadderRankLoss``) ranks the whole ladder batch at once (every photo and
     kind in it) by the rows' ``severity`` (less severe = should score higher); its ``min_gap``
-    is in severity units (levels), so only pairs at least that far apart count.
+    is in severity units (levels), so only pairs at least that far apart count, and
+    ``margin_per_gap`` is the score gap asked per level of severity gap.
     """
     from pyiqa.losses import build_loss
 

@@ -136,11 +136,12 @@ LADDER = {
     "kind_weights": F((dict,), nullable=True, open_keys=True, each=_num()),
     "augment": F((dict,), nullable=True, open_keys=True),
     "loss": F((dict,), children={"type": F((str,), choices=("LadderRankLoss",)), "loss_weight": _num(),
-                                 "margin": _num(), "min_gap": _num(), "pristine_weight": _num()}),
+                                 "margin": _num(), "min_gap": _num(), "pristine_weight": _num(), "margin_per_gap": _num(0)}),
     "teacher_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("TeacherDifferenceLoss",)),
                                                          "loss_weight": _num(), "min_gap": _num()}),
     "cross_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("LadderRankLoss",)), "loss_weight": _num(),
-                                                       "margin": _num(), "min_gap": _num(0, min_exclusive=True)}),
+                                                       "margin": _num(), "min_gap": _num(0, min_exclusive=True),
+                                                       "margin_per_gap": _num(0)}),
 }
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),
