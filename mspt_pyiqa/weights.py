@@ -63,6 +63,7 @@ class WeightsEntry:
     description: str = ""
     reference: Optional[str] = None  # <release>_reference.json beside the checkpoint (mspt_pyiqa.reference)
     recipe: Optional[str] = None
+    commit: Optional[str] = None  # git commit of the run that made the file (releases made by a recipe)
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
@@ -108,10 +109,16 @@ def hub_checkpoint_dir() -> Path:
 
 
 @lru_cache(maxsize=None)
-def _load_catalog(path: str) -> Dict[str, Any]:
+def _read_catalog(path: str, mtime_ns: int, size: int) -> Dict[str, Any]:
     with open(path, "r", encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
     return data
+
+
+def _load_catalog(path: str) -> Dict[str, Any]:
+    """The parsed catalog; cached per file version (a rewritten catalog, e.g. after a publish, is read again)."""
+    st = os.stat(path)
+    return _read_catalog(path, st.st_mtime_ns, st.st_size)
 
 
 def load_catalog(path: Optional[Path] = None) -> Dict[str, WeightsEntry]:

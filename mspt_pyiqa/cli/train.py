@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-forgetting", action="store_true", help="skip the forgetting table at the end")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate the recipe and its stage files, print the resolved stages (or every problem) and exit")
+    parser.add_argument("--publish", action="store_true",
+                        help="after the run, copy its final checkpoint into the package's weights folder and write its "
+                             "catalog entry (the recipe's release: block; a run from uncommitted changes is refused)")
+    parser.add_argument("--default", action="store_true", help="with --publish: make it the default release")
 
 
 def dry_run(args: argparse.Namespace) -> int:
@@ -69,9 +73,29 @@ def run(args: argparse.Namespace) -> int:
         overrides = parse_overrides(args.overrides)
         out = args.out or Path("runs") / args.recipe.stem
         summary = run_recipe(args.recipe, out, overrides=overrides, forgetting=not args.no_forgetting)
+        if args.publish:
+            published = publish(args.recipe, out, overrides, args.default)
     except (RecipeError, MetaInfoError, WeightsError, ValueError) as err:
         logger.error("%s", err)
         return 2
     for st in summary["stages"]:
         print(f"{st['name']}: best {st['best_checkpoint']} sha256 {st['best_sha256'][:16]}... (started from {st['pretrain_sha256'] and st['pretrain_sha256'][:16]})")
+    if args.publish:
+        print(f"published {published}")
     return 0
+
+
+def publish(recipe_arg: Path, out: Path, overrides: Dict[str, Any], make_default: bool) -> Path:
+    """Publish the finished run ``out`` of ``recipe_arg`` into the package's weights folder."""
+    from mspt_pyiqa.options import resolve_option_file
+    from mspt_pyiqa.train.publish import publish_run
+    from mspt_pyiqa.train.recipe import check_recipe
+    from mspt_pyiqa.weights import package_weights_dir
+
+    recipe, _, problems = check_recipe(recipe_arg, overrides)
+    if problems:
+        raise ValueError(f"recipe {recipe_arg}: {problems[0]}")
+    path = resolve_option_file(recipe_arg).resolve()
+    options = Path(__file__).resolve().parent.parent / "options"
+    ref = str(path.relative_to(options.parent).as_posix()) if options in path.parents else str(recipe_arg)
+    return publish_run(out, recipe, package_weights_dir(), ref, make_default=make_default or None)
