@@ -11,6 +11,8 @@ import ast
 from pathlib import Path
 from typing import Dict, List, Set
 
+import pytest
+
 PKG = Path(__file__).resolve().parents[1] / "mspt_pyiqa"
 
 
@@ -100,3 +102,17 @@ def test_graph_sees_lazy_and_relative_imports() -> None:
 def test_no_import_cycle_in_package() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles in mspt_pyiqa: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+@pytest.mark.parametrize("module", ["mspt_pyiqa.train.losses", "mspt_pyiqa.train.pyiqa_model", "mspt_pyiqa.archs"])
+def test_first_import_registers_in_pyiqa_without_a_cycle(module: str) -> None:
+    """Importing pyiqa runs its entry points, which register this package's classes: a module that
+    imports pyiqa at its top while being registered would be half-initialised then."""
+    import subprocess
+    import sys
+
+    code = f"import {module}; import pyiqa; assert 'mspt_face' in pyiqa.list_models(), 'not registered'"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert res.returncode == 0, res.stderr[-800:]
+    assert "could not register" not in res.stderr, res.stderr[-800:]

@@ -22,7 +22,6 @@ from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional
 
 import torch
-from pyiqa.losses.iqa_losses import plcc_loss
 from torch import nn
 
 # fn(outputs, batch) -> (per-sample loss (N,), mask (N,) bool)
@@ -193,6 +192,9 @@ class Objective:
             out["l_mse"] = self.w_mse * _masked_mean((score - safe_target).pow(2), valid)
         n_valid = int(valid.sum())
         if self.w_plcc:
+            # imported here: importing pyiqa runs its entry points, which register this module's losses
+            from pyiqa.losses.iqa_losses import plcc_loss
+
             out["l_plcc"] = self.w_plcc * (plcc_loss(score[valid].view(-1, 1), target[valid].view(-1, 1)) if n_valid > 1 else score.sum() * 0.0)
         if self.w_rank:
             out["l_rank"] = self.w_rank * (ladder_rank_loss(score[valid], target[valid], None, self.rank_margin, min_gap=0.0) if n_valid > 1 else score.sum() * 0.0)
