@@ -419,12 +419,15 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
                 logger.warning("stage %s has no validation set: not in the forgetting table", opt["name"])
                 continue
             entries.append({"name": opt["name"], "checkpoint": res.best_checkpoint, "network": opt["network"], "val": opt["datasets"][val_key]})
-        use_gpu = resolved[0].get("num_gpu", 0) != 0 and torch.cuda.is_available()
-        table = forgetting_table(entries, torch.device("cuda" if use_gpu else "cpu"))
-        md = write_forgetting(table, out_dir)
-        summary["forgetting"] = table.to_dict(orient="records")
-        write_json(out_dir / "run.json", summary)
-        print(f"\nForgetting table ({out_dir / 'forgetting.csv'}):\n\n{md}")
+        if entries:
+            use_gpu = resolved[0].get("num_gpu", 0) != 0 and torch.cuda.is_available()
+            table = forgetting_table(entries, torch.device("cuda" if use_gpu else "cpu"))
+            md = write_forgetting(table, out_dir)
+            summary["forgetting"] = table.to_dict(orient="records")
+            write_json(out_dir / "run.json", summary)
+            print(f"\nForgetting table ({out_dir / 'forgetting.csv'}):\n\n{md}")
+        else:
+            logger.warning("no stage has a validation set: no forgetting table")
     if dist_info["dist"]:
         dist.barrier()
     return summary
