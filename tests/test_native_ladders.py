@@ -1,6 +1,7 @@
 """Native-scale training ladders (mspt-face corpus native-ladders) and @release: start weights."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -141,3 +142,40 @@ def test_v12_recipe_dry_run_is_clean() -> None:
     assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 448]
     assert stages[0]["path"]["pretrain_network"].endswith(".pth")
     assert all(s["train"]["ladder"]["augment"]["resize"] == [s["network"]["test_img_size"]] * 2 for s in stages)
+
+
+def test_ladder_recipe_without_val_set_finishes_with_cross_loss(built, tmp_path, caplog) -> None:
+    """One native-ladder stage (no validation set) from the v11 release with cross_loss: the run
+    finishes, with a warning instead of a forgetting table, and the cross term was trained."""
+    import json
+    import logging
+
+    import yaml
+
+    from mspt_pyiqa.options import resolve_option_file
+    from mspt_pyiqa.train import run_recipe
+
+    _, out, _ = built
+    size = SIZES[-1]
+    recipe = {
+        "name": "tiny_native", "manual_seed": 1, "num_gpu": 0, "replay": {"enabled": False},
+        "anti_forgetting": {"distill": 0.0, "distill_features": 0.0, "l2_pull": 0.0},
+        "stages": [{"option": str(resolve_option_file(Path("options/stages/native_ladders_finetune.yml"))), "overrides": {
+            "name": "tiny_native_stage", "network": {"test_img_size": size},
+            "datasets": {"train": {"meta_info_file": str(out / str(size) / "anchors.csv"), "augment": {"resize": [size, size]},
+                                   "batch_size_per_gpu": 3}},
+            "train": {"total_epoch": 1, "teacher": {"network": {"type": "MSPTNet", "test_img_size": size}},
+                      "ladder": {"meta_info_file": str(out / str(size) / "ladders.csv"), "ladders_per_batch": 2,
+                                 "augment": {"resize": [size, size]},
+                                 "cross_loss": {"type": "LadderRankLoss", "loss_weight": 1.0, "margin_per_gap": 0.1, "min_gap": 0.5}}},
+            "logger": {"save_latest_freq": 100}}}],
+    }
+    path = tmp_path / "recipe.yml"
+    path.write_text(yaml.safe_dump(recipe))
+    run = tmp_path / "run"
+    with caplog.at_level(logging.WARNING):
+        summary = run_recipe(path, run, forgetting=True)
+    assert len(summary["stages"]) == 1 and not (run / "forgetting.csv").exists()
+    assert any("no forgetting table" in r.getMessage() for r in caplog.records)
+    result = json.loads((run / "1_tiny_native_stage" / "result.json").read_text())
+    assert math.isfinite(result["history"][-1]["l_ladder_cross"]) and result["history"][-1]["l_ladder_cross"] > 0
