@@ -64,6 +64,7 @@ class WeightsEntry:
     reference: Optional[str] = None  # <release>_reference.json beside the checkpoint (mspt_pyiqa.reference)
     recipe: Optional[str] = None
     commit: Optional[str] = None  # git commit of the run that made the file (releases made by a recipe)
+    detail_size: Optional[int] = None  # side (px) of the native-resolution detail view; None = no detail view
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
@@ -155,6 +156,16 @@ def release_input_size(name: Optional[str] = None) -> int:
     """
     name = name or default_entry_name()
     return get_entry(name).input_size if name else FALLBACK_INPUT_SIZE
+
+
+def release_detail_size(name: Optional[str] = None) -> Optional[int]:
+    """Side (px) of release ``name``'s detail view (:func:`mspt_pyiqa.preprocess.detail_view`), or ``None``.
+
+    ``None`` when the release has none (every release before the detail view) or the catalog
+    lists no release.
+    """
+    name = name or default_entry_name()
+    return get_entry(name).detail_size if name else None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

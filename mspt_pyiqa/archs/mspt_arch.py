@@ -25,8 +25,8 @@ from torch import nn
 
 from mspt_pyiqa.archs.backbones import build_backbone, resolve_backbone_impl
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
-from mspt_pyiqa.preprocess import resize_to_test_size
-from mspt_pyiqa.weights import release_input_size
+from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
+from mspt_pyiqa.weights import release_detail_size, release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ class MSPTNet(nn.Module):
             tensors, paths and PIL images alike (pyiqa turns the latter into tensors first).
         resize_mode: Interpolation for that resize: ``bilinear`` or ``bicubic``
             (both antialiased when downsampling).
+        detail_size: Side, in pixels, of the detail view: the centre square of the input at
+            its own resolution (:func:`mspt_pyiqa.preprocess.detail_view`), seen by the same
+            backbone beside the resized view; the two views' pooled features are averaged
+            before the head, so the score is the mean of the two views' scores. ``None``: no
+            detail view (one view, as every release before it). ``"release"`` (default): the
+            detail size of the release whose weights are loaded from the catalog
+            (``pretrained`` without ``pretrained_model_path``), else ``None``. Why: mild noise
+            and JPEG blocks of a large photo are averaged away by the resize (module docstring
+            of :mod:`mspt_pyiqa.preprocess`).
         drop_rate: Dropout before the head (timm ``drop_rate``).
         pretrained: Load released MSPT weights (from the catalog entry ``weights_name``,
             or from ``pretrained_model_path`` when given).
@@ -83,6 +92,7 @@ class MSPTNet(nn.Module):
         num_outputs: int = 1,
         test_img_size: Union[int, str, None] = "release",
         resize_mode: str = "bilinear",
+        detail_size: Union[int, str, None] = "release",
         drop_rate: float = 0.0,
         pretrained: bool = True,
         pretrained_model_path: Optional[str] = None,
@@ -108,6 +118,11 @@ class MSPTNet(nn.Module):
         elif test_img_size is not None and (isinstance(test_img_size, (bool, str)) or int(test_img_size) < 1):
             raise ValueError(f"test_img_size must be a positive integer, None or 'release', got {test_img_size!r}")
         self.test_img_size = test_img_size
+        if detail_size == "release":
+            detail_size = release_detail_size(weights_name) if pretrained and pretrained_model_path is None else None
+        elif detail_size is not None and (isinstance(detail_size, (bool, str)) or int(detail_size) < 1):
+            raise ValueError(f"detail_size must be a positive integer, None or 'release', got {detail_size!r}")
+        self.detail_size: Optional[int] = None if detail_size is None else int(detail_size)
         self.resize_mode = resize_mode
         self.align_crop_face = align_crop_face
         self.face_size = face_size
@@ -164,29 +179,54 @@ class MSPTNet(nn.Module):
         return (x - self.mean.to(x)) / self.std.to(x)
 
     # ------------------------------------------------------------------ forward passes
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled pre-logit features ``(N, 1024)`` for an input in [0, 1]."""
-        x = self.check_input(x)
-        x = self.preprocess(x)
-        feats = self.model.forward_features(x)
-        return self.model.forward_head(feats, pre_logits=True)
+    def _pooled(self, x: torch.Tensor, resize: bool = True) -> torch.Tensor:
+        """Pooled pre-logit features ``(N, 1024)`` of one view (resized to ``test_img_size`` if ``resize``)."""
+        x = self.preprocess(x) if resize else (x - self.mean.to(x)) / self.std.to(x)
+        return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
 
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
-        """Quality score ``(N, 1)``, higher is better (features ``(N, 1024)`` too if asked)."""
+    def view_features(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Features ``(N, 1024)`` the head scores: the resized view's, averaged with the detail view's.
+
+        ``detail``: the detail views ``(N, 3, D, D)`` when already cut (training data stores
+        them, :mod:`mspt_pyiqa.corpus.native_ladders`); ``None`` cuts them from ``x`` with
+        :func:`mspt_pyiqa.preprocess.detail_view`. Ignored without a detail view.
+        """
+        feats = self._pooled(x)
+        if self.detail_size is None:
+            return feats
+        if detail is None:
+            detail = detail_view(x, self.detail_size, mode=self.resize_mode)
+        else:
+            detail = self.check_input(detail)
+            if detail.shape[0] != x.shape[0]:
+                raise ValueError(f"detail views: {detail.shape[0]} for a batch of {x.shape[0]} images")
+        # The head is linear: scoring the mean feature = the mean of the two views' scores.
+        return 0.5 * (feats + self._pooled(detail, resize=False))
+
+    def forward_features(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Pooled pre-logit features ``(N, 1024)`` for an input in [0, 1] (both views' mean with a detail view)."""
+        return self.view_features(self.check_input(x), detail)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False,
+                detail: Optional[torch.Tensor] = None) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
+        """Quality score ``(N, 1)``, higher is better (features ``(N, 1024)`` too if asked).
+
+        ``detail``: pre-cut detail views ``(N, 3, D, D)`` in [0, 1] of the same images (training
+        batches); by default they are cut from ``x`` (see ``detail_size``).
+        """
         x = self.check_input(x)
-        if self.align_crop_face == "auto":
+        if self.align_crop_face == "auto" and detail is None:
             return self._forward_auto(x, return_features)
         face_missing: Optional[torch.Tensor] = None
-        if self.align_crop_face:
+        if self.align_crop_face is True and detail is None:
             x, face_missing = self._align_faces(x)
-        feats = self.model.forward_head(self.model.forward_features(self.preprocess(x)), pre_logits=True)
-        score = self.model.get_classifier()(feats)
+        score, feats = self._head(x, detail)
         if face_missing is not None and bool(face_missing.any()):
             score = score.masked_fill(face_missing.view(-1, 1).to(score.device), float("nan"))
         return (score, feats) if return_features else score
 
-    def _head(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        feats = self.model.forward_head(self.model.forward_features(self.preprocess(x)), pre_logits=True)
+    def _head(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        feats = self.view_features(x, detail)
         return self.model.get_classifier()(feats), feats
 
     def _forward_auto(self, x: torch.Tensor, return_features: bool) -> Union[torch.Tensor, Sequence[torch.Tensor]]:

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     n.add_argument("--realworld-photos", type=int, default=0,
                    help="All-Age-Faces train photos added to anchors.csv at their own resolution (default 0)")
     n.add_argument("--seed", type=int, default=0, help="seed for photo order, native sizes and degradations")
+    n.add_argument("--detail-size", type=int, default=None,
+                   help="also write each image's detail view (the centre square of this many px at native resolution), "
+                        "for a release with a detail view")
     n.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
     n.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s = sub.add_parser("show-stage", help="print a stage config as YAML")
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
             t0 = time.perf_counter()
             res = build_native_ladders(args.faces, out, args.size, photos=args.photos, realworld_photos=args.realworld_photos,
-                                       seed=args.seed, workers=args.workers, progress=not args.no_progress)
+                                       seed=args.seed, workers=args.workers, progress=not args.no_progress,
+                                       detail_size=args.detail_size)
             print(f"{res['photos']} photos, {res['ladders']} ladders, {res['anchors']} anchors, "
                   f"{res['images_written']} images written, {time.perf_counter() - t0:.1f} s; "
                   + ", ".join(f"{k} px: {v}" for k, v in res["csv"].items()))

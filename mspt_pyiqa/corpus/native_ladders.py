@@ -17,6 +17,12 @@ Layout under ``--out`` (one folder per stage size ``S``)::
     <S>/ladders.csv    dist_img, mos, ladder_id, level, source_id, degradation, short_side, value, severity
     <S>/anchors.csv    dist_img, mos (empty), source_id, kind: every ladder's clean image, plus
                        real-world photos (All-Age-Faces train split) at their own resolution
+    detail<D>/images/<set>/<stem>/...                # with detail_size D: each image's detail view
+
+With ``detail_size`` D (``--detail-size``) every image also gets its detail view
+(:func:`mspt_pyiqa.preprocess.detail_view`: the centre D x D square at the native resolution the
+ladder was degraded at), the second input of a release with a detail view; both CSVs then carry
+a ``detail_img`` column, relative to the size folder (``../detail<D>/images/...``).
 
 ``mos`` of a ladder row is ``1 - level / (levels + 1)`` (higher = better): only its order
 inside a ladder is meant (``LadderRankLoss``). ``severity`` puts every row on one scale across
@@ -43,7 +49,7 @@ from mspt_pyiqa.bench import native
 from mspt_pyiqa.bench.native_run import DEFAULT_SETS, SPLIT_FRACTIONS, SPLIT_SEED
 from mspt_pyiqa.corpus import sources
 from mspt_pyiqa.corpus.sources import Source, load_rgb, stable_hash
-from mspt_pyiqa.preprocess import resize_to_test_size
+from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
 from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,7 @@ TRAIN_LEVELS: Dict[str, Tuple[float, ...]] = {
 }
 LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degradation", "short_side", "value", "severity")
 ANCHOR_COLUMNS = ("dist_img", "mos", "source_id", "kind")
+DETAIL_COLUMN = "detail_img"
 #: The real-world set whose train photos join the anchors (mixed quality, no ladders).
 REALWORLD_SET = "aaf"
 
@@ -72,6 +79,12 @@ class LadderTask:
     kinds: Tuple[str, ...]
     sizes: Tuple[int, ...]
     seed: int
+    detail_size: Optional[int] = None
+
+
+def detail_folder(size: int) -> str:
+    """Folder (under ``--out``) of the detail views of ``size`` px."""
+    return f"detail{int(size)}"
 
 
 def split_photos(faces: Path, sets: Sequence[str], split: str = "train", limit: Optional[int] = None,
@@ -139,9 +152,10 @@ def ladder_rows(task: LadderTask) -> List[Dict[str, object]]:
 
 def make_ladders(task: LadderTask, out: Path) -> int:
     """Write the images of one photo's ladders that are missing; returns how many were written."""
+    folders = [str(s) for s in task.sizes] + ([detail_folder(task.detail_size)] if task.detail_size else [])
     todo = [k for k in task.kinds
-            if not all((out / str(s) / image_name(task.source, k, lv)).is_file()
-                       for s in task.sizes for lv in range(len(TRAIN_LEVELS[k]) + 1))]
+            if not all((out / f / image_name(task.source, k, lv)).is_file()
+                       for f in folders for lv in range(len(TRAIN_LEVELS[k]) + 1))]
     if not todo:
         return 0
     photo = center_square(load_rgb(task.source.path))
@@ -157,26 +171,38 @@ def make_ladders(task: LadderTask, out: Path) -> int:
                 if not dest.is_file():
                     atomic_write_bytes(dest, _png(view[lv]))
                     written += 1
+        if task.detail_size:
+            view = detail_view(ladder, task.detail_size)  # the metric's detail view of the native-size ladder
+            for lv in range(view.shape[0]):
+                dest = out / detail_folder(task.detail_size) / image_name(task.source, kind, lv)
+                if not dest.is_file():
+                    atomic_write_bytes(dest, _png(view[lv]))
+                    written += 1
     return written
 
 
-def _anchor_image(source: Source, out: Path, sizes: Sequence[int]) -> int:
+def _anchor_image(source: Source, out: Path, sizes: Sequence[int], detail_size: Optional[int] = None) -> int:
     written = 0
-    missing = [s for s in sizes if not (out / str(s) / f"images/{_stem(source)}/photo.png").is_file()]
-    if not missing:
+    name = f"images/{_stem(source)}/photo.png"
+    missing = [s for s in sizes if not (out / str(s) / name).is_file()]
+    need_detail = bool(detail_size) and not (out / detail_folder(detail_size) / name).is_file()  # type: ignore[arg-type]
+    if not missing and not need_detail:
         return 0
     x = native.to_tensor(center_square(load_rgb(source.path))).unsqueeze(0)
     for size in missing:
-        atomic_write_bytes(out / str(size) / f"images/{_stem(source)}/photo.png", _png(resize_to_test_size(x, size)[0]))
+        atomic_write_bytes(out / str(size) / name, _png(resize_to_test_size(x, size)[0]))
+        written += 1
+    if need_detail:
+        atomic_write_bytes(out / detail_folder(detail_size) / name, _png(detail_view(x, detail_size)[0]))  # type: ignore[arg-type]
         written += 1
     return written
 
 
-def _work(job: Tuple[str, object, Path, Tuple[int, ...]]) -> int:
-    kind, payload, out, sizes = job
+def _work(job: Tuple[str, object, Path, Tuple[int, ...], Optional[int]]) -> int:
+    kind, payload, out, sizes, detail_size = job
     if kind == "ladders":
         return make_ladders(payload, out)  # type: ignore[arg-type]
-    return _anchor_image(payload, out, sizes)  # type: ignore[arg-type]
+    return _anchor_image(payload, out, sizes, detail_size)  # type: ignore[arg-type]
 
 
 def _csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
@@ -186,7 +212,7 @@ def _csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
 def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: Optional[int] = None,
                          sets: Sequence[str] = DEFAULT_SETS, kinds: Sequence[str] = tuple(TRAIN_LEVELS),
                          realworld_photos: int = 0, seed: int = 0, workers: int = 1,
-                         progress: bool = True) -> Dict[str, object]:
+                         progress: bool = True, detail_size: Optional[int] = None) -> Dict[str, object]:
     """Write the ladders and anchors of ``photos`` train photos at every size (see module docstring).
 
     Returns ``{"photos", "ladders", "images_written", "csv": {size: path}}``. Raises
@@ -199,10 +225,12 @@ def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: O
     sizes = tuple(sorted({int(s) for s in sizes}))
     if not sizes or min(sizes) < 16:
         raise ValueError(f"--size must be >= 16 px, got {list(sizes)}")
+    if detail_size is not None and int(detail_size) < 16:
+        raise ValueError(f"--detail-size must be >= 16 px, got {detail_size}")
     chosen = split_photos(faces, sets, "train", photos, seed)
     real = split_photos(faces, [REALWORLD_SET], "train", realworld_photos, seed) if realworld_photos else []
-    tasks = [LadderTask(s, tuple(kinds), sizes, seed) for s in chosen]
-    jobs = [("ladders", t, Path(out), sizes) for t in tasks] + [("anchor", s, Path(out), sizes) for s in real]
+    tasks = [LadderTask(s, tuple(kinds), sizes, seed, detail_size) for s in chosen]
+    jobs = [("ladders", t, Path(out), sizes, detail_size) for t in tasks] + [("anchor", s, Path(out), sizes, detail_size) for s in real]
     written = 0
     if workers > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
@@ -214,10 +242,16 @@ def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: O
     rows = [r for t in tasks for r in ladder_rows(t)]
     anchors = [{"dist_img": r["dist_img"], "mos": "", "source_id": r["source_id"], "kind": "clean"} for r in rows if r["level"] == 0]
     anchors += [{"dist_img": f"images/{_stem(s)}/photo.png", "mos": "", "source_id": s.source_id, "kind": "realworld"} for s in real]
+    ladder_cols, anchor_cols = list(LADDER_COLUMNS), list(ANCHOR_COLUMNS)
+    if detail_size:
+        for r in rows + anchors:
+            r[DETAIL_COLUMN] = f"../{detail_folder(detail_size)}/{r['dist_img']}"
+        ladder_cols.append(DETAIL_COLUMN)
+        anchor_cols.append(DETAIL_COLUMN)
     paths: Dict[int, str] = {}
     for size in sizes:
-        atomic_write_text(Path(out) / str(size) / "ladders.csv", _csv(rows, LADDER_COLUMNS))
-        atomic_write_text(Path(out) / str(size) / "anchors.csv", _csv(anchors, ANCHOR_COLUMNS))
+        atomic_write_text(Path(out) / str(size) / "ladders.csv", _csv(rows, ladder_cols))
+        atomic_write_text(Path(out) / str(size) / "anchors.csv", _csv(anchors, anchor_cols))
         paths[size] = str(Path(out) / str(size) / "ladders.csv")
     log.info("%d photos, %d ladders, %d anchors, %d images written", len(chosen), len(rows) and len({r['ladder_id'] for r in rows}), len(anchors), written)
     return {"photos": len(chosen), "ladders": len({r["ladder_id"] for r in rows}), "anchors": len(anchors),
