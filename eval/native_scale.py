@@ -60,6 +60,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--arms", nargs="+", default=list(native_run.ARMS), choices=native_run.ARMS)
     p.add_argument("--sizes", nargs="+", type=int, default=[224, 336, 448], help="mspt_face test sizes to report")
     p.add_argument("--weights", type=Path, default=None, help="score this mspt_face checkpoint instead of the default release")
+    p.add_argument("--detail-size", type=int, default=None,
+                   help="side (px) of the detail view, the centre square at the photo's own resolution scored beside the "
+                        "resized photo (default: what the weights carry; 0: none)")
     p.add_argument("--no-classic", action="store_true", help="skip NIQE and BRISQUE (bars against NIQE are then not judged)")
     p.add_argument("--seed", type=int, default=0, help="photo choice, short sides, noise fields, bootstrap")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap draws over photos (0: no intervals)")
@@ -80,8 +83,13 @@ def level_key(levels: Dict[str, tuple], seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool) -> Dict[str, dict]:
-    """``{column: {fn, lower_better, label, source}}``: mspt_face at each size, then NIQE and BRISQUE."""
+def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool,
+                  detail_size: Optional[int] = None) -> Dict[str, dict]:
+    """``{column: {fn, lower_better, label, source}}``: mspt_face at each size, then NIQE and BRISQUE.
+
+    ``detail_size``: ``None`` = what the weights carry, 0 = no detail view, else its side in px.
+    A metric with a detail view is named ``<release>@<size>+<detail>``.
+    """
     import mspt_pyiqa  # noqa: F401  (registers mspt_face)
     import pyiqa
     from mspt_pyiqa.bench.loading import load_metric
@@ -90,10 +98,15 @@ def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool) -> D
     release = weights.stem if weights else (default_entry_name() or "mspt_face")
     out: Dict[str, dict] = {}
     for s in sizes:
-        kw = {"pretrained_model_path": str(weights)} if weights else {}
+        kw: Dict[str, object] = {"pretrained_model_path": str(weights)} if weights else {}
+        if detail_size is not None:
+            kw["detail_size"] = int(detail_size) or None
         m = pyiqa.create_metric("mspt_face", device="cpu", test_img_size=int(s), **kw)
-        out[f"{release}@{s}"] = {"fn": native_run.scorer(m), "lower_better": False, "label": f"{release} @{s}",
-                                 "source": f"create_metric('mspt_face', test_img_size={s})" + (f" weights {weights}" if weights else "")}
+        d = m.net.detail_size
+        key, label = (f"{release}@{s}", f"{release} @{s}") if d is None else (f"{release}@{s}+{d}", f"{release} @{s} + {d} detail")
+        call = f"test_img_size={s}" + ("" if detail_size is None else f", detail_size={kw['detail_size']}")
+        out[key] = {"fn": native_run.scorer(m), "lower_better": False, "label": label,
+                    "source": f"create_metric('mspt_face', {call})" + (f" weights {weights}" if weights else "")}
     if classic:
         for name in CLASSIC:
             lm = load_metric(name, has_ref=False)
@@ -172,7 +185,7 @@ def _run(args: argparse.Namespace, argv: Optional[List[str]]) -> int:
     if args.leaderboard_csv_only:
         print(dataset_csv)  # stdout carries only the path: CSV=$(python eval/native_scale.py ... --leaderboard-csv-only)
         return 0
-    metrics = build_metrics(args.sizes, args.weights, not args.no_classic)
+    metrics = build_metrics(args.sizes, args.weights, not args.no_classic, args.detail_size)
     scored = native_run.score_all(rows, cache, {c: timing.timed(m["fn"], c) for c, m in metrics.items()},
                                   on_flush=timing.save)
 
@@ -215,7 +228,7 @@ def _run(args: argparse.Namespace, argv: Optional[List[str]]) -> int:
         if args.weights:
             raise SystemExit("error: --reference-out describes the default release; leave out --weights")
         entry = get_entry(default_entry_name())
-        col = f"{entry.name}@{entry.input_size}"
+        col = f"{entry.name}@{entry.input_size}" + (f"+{entry.detail_size}" if entry.detail_size else "")
         if col not in metrics:
             raise SystemExit(f"error: --reference-out needs the release's own input size {entry.input_size} in --sizes")
         ref = native_figures.reference(scored, col, entry.name, made_by, kinds, levels, native.setting)

@@ -24,7 +24,7 @@ import os
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 import yaml
 
@@ -156,6 +156,22 @@ def release_input_size(name: Optional[str] = None) -> int:
     """
     name = name or default_entry_name()
     return get_entry(name).input_size if name else FALLBACK_INPUT_SIZE
+
+
+def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
+    """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read).
+
+    Releases carry ``input_size`` (and ``detail_size`` with a detail view) there, as timm's
+    pretrained cfg travels with its weights.
+    """
+    import torch
+
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # read_checkpoint reports unreadable files with a proper message later
+        return {}
+    meta = state.get("meta") if isinstance(state, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
 
 
 def release_detail_size(name: Optional[str] = None) -> Optional[int]:

@@ -139,7 +139,8 @@ def test_v12_recipe_dry_run_is_clean() -> None:
 
     recipe, stages, problems = check_recipe(Path("mspt_face_v12"))
     assert problems == []
-    assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 448]
+    assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 320]
+    assert [s["network"].get("detail_size") for s in stages] == [None, None, 320]  # the detail view in the last stage
     assert stages[0]["path"]["pretrain_network"].endswith(".pth")
     assert all(s["train"]["ladder"]["augment"]["resize"] == [s["network"]["test_img_size"]] * 2 for s in stages)
 

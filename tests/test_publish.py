@@ -78,6 +78,9 @@ def test_publish_keeps_the_default_unless_asked(tmp_path: Path) -> None:
     ("0123abc", 2, {**RECIPE, "release": {"license": "x"}}, "no release fields"),
     ("0123abc", 2, {**RECIPE, "release": {**RECIPE["release"], "input_size": "336"}}, "input_size must be an integer"),
     ("0123abc", 2, {**RECIPE, "release": {**RECIPE["release"], "colour": 1}}, "unknown keys"),
+    ("0123abc", 2, {**RECIPE, "release": {**RECIPE["release"], "detail_size": 8}}, "detail_size must be an integer >= 16"),
+    ("0123abc", 2, {**RECIPE, "stages": [{"option": "a.yml"}, {"option": "b.yml", "overrides": {"network": {"detail_size": 320}}}],
+                    "release": {**RECIPE["release"], "detail_size": 256}}, "not the last stage's network detail_size"),
 ])
 def test_publish_refuses_what_would_not_reproduce(tmp_path: Path, commit, stages, recipe, match) -> None:
     folder = _weights(tmp_path)
@@ -85,3 +88,20 @@ def test_publish_refuses_what_would_not_reproduce(tmp_path: Path, commit, stages
     with pytest.raises(PublishError, match=match):
         publish_run(_run(tmp_path, commit, stages), recipe, folder, "r.yml")
     assert (folder / "catalog.yaml").read_text() == before and not list(folder.glob("*.pth"))
+
+
+def test_publish_carries_the_detail_view(tmp_path: Path) -> None:
+    """A release with a detail view: its size is in the catalog entry and the file's meta, and
+    the network loaded from either (catalog or file) gets it without being told."""
+    from mspt_pyiqa.archs import MSPTNet
+
+    folder = _weights(tmp_path)
+    recipe = {**RECIPE, "stages": [{"option": "a.yml"}, {"option": "b.yml", "overrides": {"network": {"detail_size": 320}}}],
+              "release": {**RECIPE["release"], "input_size": 320, "detail_size": 320}}
+    dest = publish_run(_run(tmp_path), recipe, folder, "r.yml")
+    entry = W.load_catalog(folder / "catalog.yaml")["mspt_face_test"]
+    assert entry.detail_size == 320 and W.checkpoint_meta(dest)["detail_size"] == 320
+    assert MSPTNet(pretrained_model_path=str(dest)).detail_size == 320
+    plain = publish_run(_run(tmp_path / "b"), RECIPE, folder, "r.yml")  # no detail view: no field, none loaded
+    assert W.load_catalog(folder / "catalog.yaml")["mspt_face_test"].detail_size is None
+    assert "detail_size" not in W.checkpoint_meta(plain) and MSPTNet(pretrained_model_path=str(plain)).detail_size is None

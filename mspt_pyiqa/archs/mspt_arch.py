@@ -26,7 +26,7 @@ from torch import nn
 from mspt_pyiqa.archs.backbones import build_backbone, resolve_backbone_impl
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
 from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
-from mspt_pyiqa.weights import release_detail_size, release_input_size
+from mspt_pyiqa.weights import checkpoint_meta, release_detail_size, release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class MSPTNet(nn.Module):
             backbone beside the resized view; the two views' pooled features are averaged
             before the head, so the score is the mean of the two views' scores. ``None``: no
             detail view (one view, as every release before it). ``"release"`` (default): the
-            detail size of the release whose weights are loaded from the catalog
-            (``pretrained`` without ``pretrained_model_path``), else ``None``. Why: mild noise
+            detail size stored with the weights loaded: ``meta['detail_size']`` of
+            ``pretrained_model_path``, else the catalog entry's (``pretrained``), else ``None``. Why: mild noise
             and JPEG blocks of a large photo are averaged away by the resize (module docstring
             of :mod:`mspt_pyiqa.preprocess`).
         drop_rate: Dropout before the head (timm ``drop_rate``).
@@ -119,7 +119,10 @@ class MSPTNet(nn.Module):
             raise ValueError(f"test_img_size must be a positive integer, None or 'release', got {test_img_size!r}")
         self.test_img_size = test_img_size
         if detail_size == "release":
-            detail_size = release_detail_size(weights_name) if pretrained and pretrained_model_path is None else None
+            if pretrained_model_path is not None:  # metadata travels with the weights
+                detail_size = checkpoint_meta(pretrained_model_path).get("detail_size")
+            else:
+                detail_size = release_detail_size(weights_name) if pretrained else None
         elif detail_size is not None and (isinstance(detail_size, (bool, str)) or int(detail_size) < 1):
             raise ValueError(f"detail_size must be a positive integer, None or 'release', got {detail_size!r}")
         self.detail_size: Optional[int] = None if detail_size is None else int(detail_size)

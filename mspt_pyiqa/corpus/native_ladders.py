@@ -49,6 +49,7 @@ from mspt_pyiqa.bench import native
 from mspt_pyiqa.bench.native_run import DEFAULT_SETS, SPLIT_FRACTIONS, SPLIT_SEED
 from mspt_pyiqa.corpus import sources
 from mspt_pyiqa.corpus.sources import Source, load_rgb, stable_hash
+from mspt_pyiqa.data.meta import DETAIL_COLUMN
 from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
 from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -66,7 +67,6 @@ TRAIN_LEVELS: Dict[str, Tuple[float, ...]] = {
 }
 LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degradation", "short_side", "value", "severity")
 ANCHOR_COLUMNS = ("dist_img", "mos", "source_id", "kind")
-DETAIL_COLUMN = "detail_img"
 #: The real-world set whose train photos join the anchors (mixed quality, no ladders).
 REALWORLD_SET = "aaf"
 

@@ -12,7 +12,10 @@ Sample dict (pyiqa keys plus extras):
     ``img`` float (3, H, W) in [0, 1]; ``mos_label`` float (1,) in [0, 1], higher is better
     (NaN when unlabelled); ``has_mos`` bool (); ``replay`` float () 1 for replayed data;
     ``teacher_score`` float (1,) (NaN without a teacher); ``seed`` int64 (); ``index`` int64 ();
-    ``img_path`` str.
+    ``img_path`` str; ``detail`` float (3, D, D) in [0, 1] when the CSV has a ``detail_img``
+    column (the image's detail view, :func:`mspt_pyiqa.preprocess.detail_view`, for a network
+    with a detail view). It gets the same flips as ``img`` and is never resized (it is a crop at
+    native resolution); with detail views, ``augment`` may only hold ``resize``, ``hflip``, ``vflip``.
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ from PIL import Image
 from pyiqa.data.base_iqa_dataset import BaseIQADataset
 
 from mspt_pyiqa.data.converters import vquala_frame
-from mspt_pyiqa.data.meta import MetaInfoError, normalize_mos, read_meta_csv
+from mspt_pyiqa.data.meta import DETAIL_COLUMN, MetaInfoError, normalize_mos, read_meta_csv
 
 logger = logging.getLogger(__name__)
 
+#: Augmentations a detail view follows (same random draw as its image); ``resize`` applies to ``img`` only.
+_DETAIL_AUGMENTS = ("hflip", "vflip")
 # How many following samples to try when an image cannot be read (a bad file must not stop a run).
 _MAX_FALLBACK = 8
 
@@ -54,6 +59,8 @@ def _source_frame(src: Dict[str, Any], phase: str):
         frame = frame.assign(mos=normalize_mos(frame["mos"], src.get("mos_range"), bool(src.get("lower_better", False))))
     frame = frame.reset_index(drop=True)
     frame["abs_path"] = [str(root / p) for p in frame["dist_img"]]
+    if DETAIL_COLUMN in frame.columns:
+        frame["abs_detail"] = [str(root / p) for p in frame[DETAIL_COLUMN]]
     return frame
 
 
@@ -93,6 +100,10 @@ class FaceIQADataset(BaseIQADataset):
         seeds = self.meta_info["seed"] if "seed" in self.meta_info.columns else [-1] * len(self.meta_info)
         self.seeds = [int(s) if not (isinstance(s, float) and math.isnan(s)) else -1 for s in seeds]
         self.replay_flags = list(self.meta_info["replay"])
+        if "abs_detail" in self.meta_info.columns and self.meta_info["abs_detail"].isna().any():
+            raise MetaInfoError(f"dataset {opt.get('name')!r}: some sources have a {DETAIL_COLUMN!r} column and some "
+                                "do not; a network with a detail view needs it on every row")
+        self.detail_paths = list(self.meta_info["abs_detail"]) if "abs_detail" in self.meta_info.columns else None
         self.teacher_scores = np.full(len(self.paths_mos), np.nan, dtype=np.float64)
 
     default_layout = "meta_csv"
@@ -119,24 +130,51 @@ class FaceIQADataset(BaseIQADataset):
             raise ValueError(f"expected {len(self)} teacher scores, got shape {scores.shape}")
         self.teacher_scores = scores
 
-    def _load_image(self, index: int) -> torch.Tensor:
+    def get_transforms(self, opt: Dict[str, Any]) -> None:  # noqa: D102
+        super().get_transforms(opt)
+        self.detail_trans = None
+        if self.detail_paths is None:
+            return
+        from pyiqa.data.transforms import PairedToTensor, transform_mapping
+        from torchvision import transforms as tf
+
+        augment = dict(opt.get("augment") or {})
+        other = sorted(set(augment) - set(_DETAIL_AUGMENTS) - {"resize"})
+        if other:
+            raise MetaInfoError(f"dataset {opt.get('name')!r}: with detail views ({DETAIL_COLUMN!r} column) augment may "
+                                f"only use resize, {', '.join(_DETAIL_AUGMENTS)}; got {other}")
+        steps = [t for k, v in augment.items() if k in _DETAIL_AUGMENTS for t in transform_mapping(k, v)]
+        self.detail_trans = tf.Compose(steps + [PairedToTensor()])
+
+    def _load_image(self, index: int):
+        """``img`` (3, H, W), or ``(img, detail)`` when the set has detail views (same paired transforms)."""
         path = self.paths_mos[index][0]
         with Image.open(path) as img:
             img_pil = img.convert("RGB")
-        return self.trans(img_pil) * self.img_range
+        if self.detail_paths is None:
+            return self.trans(img_pil) * self.img_range
+        with Image.open(self.detail_paths[index]) as det:
+            det_pil = det.convert("RGB")
+        state = torch.get_rng_state()
+        img_t = self.trans(img_pil)
+        torch.set_rng_state(state)  # replay the same flip draws on the detail view (resize draws none)
+        return img_t * self.img_range, self.detail_trans(det_pil) * self.img_range
 
     def __getitem__(self, index: int) -> Dict[str, Any]:
         for attempt in range(_MAX_FALLBACK):
             idx = (index + attempt) % len(self)
             try:
-                img = self._load_image(idx)
+                loaded = self._load_image(idx)
                 break
             except (OSError, ValueError) as err:
                 logger.warning("cannot read image %s (%s); using the next sample instead", self.paths_mos[idx][0], err)
         else:
             raise MetaInfoError(f"{_MAX_FALLBACK} consecutive unreadable images from {self.paths_mos[index][0]}")
         mos = float(self.paths_mos[idx][1])
+        img, detail = loaded if isinstance(loaded, tuple) else (loaded, None)
+        extra = {} if detail is None else {"detail": detail}
         return {
+            **extra,
             "img": img,
             "mos_label": torch.tensor([mos], dtype=torch.float32),
             "has_mos": torch.tensor(not math.isnan(mos)),

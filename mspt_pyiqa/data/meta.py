@@ -14,6 +14,9 @@ from mspt_pyiqa.utils.io import atomic_write_text
 # option filters on (any position).
 META_COLUMNS = ("dist_img", "mos", "split")
 _LEADING = ("dist_img", "mos")
+#: Optional column naming each image's detail view (:func:`mspt_pyiqa.preprocess.detail_view`),
+#: the second input of a network with a detail view (``mspt-face corpus native-ladders --detail-size``).
+DETAIL_COLUMN = "detail_img"
 
 
 class MetaInfoError(ValueError):

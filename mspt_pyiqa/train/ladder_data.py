@@ -5,8 +5,9 @@ degradation kind (levels 1, 2, ...); its labels order its images. Two CSV layout
 
 * explicit: columns ``dist_img, mos, ladder_id, level`` (level 0 = the clean photo, repeated in
   every ladder of that photo), optional ``source_id`` (the photo; default: the ladder id),
-  ``degradation`` (the kind; default ``ladder``) and ``severity`` (one damage scale across
-  photos and kinds, 0 = clean; needed by ``train.ladder.cross_loss``);
+  ``degradation`` (the kind; default ``ladder``), ``severity`` (one damage scale across
+  photos and kinds, 0 = clean; needed by ``train.ladder.cross_loss``) and ``detail_img`` (the
+  image's detail view, for a network with one; batches then carry ``detail``);
 * the corpus's levels layout (``mspt-face corpus build --levels``): no ``ladder_id``; ladders
   are ``(source_id, degradation)`` and each photo's level-0 row heads all its ladders.
 
@@ -31,7 +32,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import hflip, resize, to_tensor
 
-from mspt_pyiqa.data.meta import MetaInfoError, read_meta_csv
+from mspt_pyiqa.data.meta import DETAIL_COLUMN, MetaInfoError, read_meta_csv
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Ladders:
     kinds: List[str]
     teacher: Optional[np.ndarray] = None  # (N,) teacher scores in [0, 1] (NaN = none)
     severity: Optional[np.ndarray] = None  # (N,) float >= 0 on one scale across ladders (0 = clean); None = no column
+    detail_paths: Optional[List[str]] = None  # (N,) absolute paths of the detail views; None = no column
     _index: Dict[Tuple[int, int], int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,9 +117,14 @@ def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, s
         severity = pd.to_numeric(frame["severity"], errors="coerce").to_numpy(np.float32)
         if not np.all(np.isfinite(severity)) or np.any(severity < 0):
             raise MetaInfoError(f"{meta}: 'severity' must be a number >= 0 on every row")
+    detail = None
+    if DETAIL_COLUMN in frame.columns:
+        if frame[DETAIL_COLUMN].isna().any():
+            raise MetaInfoError(f"{meta}: {DETAIL_COLUMN!r} must name a file on every row")
+        detail = [str(root / p) for p in frame[DETAIL_COLUMN]]
     return Ladders(paths=[str(root / p) for p in frame["dist_img"]], labels=frame["mos"].to_numpy(np.float32), levels=levels,
                    ladders=ladders, photo_of=np.asarray(p_of), kind_of=np.asarray(k_of), photos=photos, kinds=kinds,
-                   severity=severity)
+                   severity=severity, detail_paths=detail)
 
 
 def kind_probabilities(kinds: Sequence[str], weights: Optional[Mapping[str, float]]) -> Optional[np.ndarray]:
@@ -162,14 +169,15 @@ class LadderImages(Dataset):
     def __len__(self) -> int:
         return len(self.ladders.paths)
 
-    def load(self, index: int, flip: bool = False) -> torch.Tensor:
-        path = self.ladders.paths[index]
+    def load(self, index: int, flip: bool = False, detail: bool = False) -> torch.Tensor:
+        """Image ``index`` (its detail view when ``detail``: not resized, only mirrored)."""
+        path = self.ladders.detail_paths[index] if detail and self.ladders.detail_paths else self.ladders.paths[index]
         try:
             with Image.open(path) as img:
                 x = to_tensor(img.convert("RGB"))
         except OSError as err:
             raise MetaInfoError(f"ladder image {path} cannot be read ({err})") from None
-        if self.size is not None and list(x.shape[-2:]) != self.size:
+        if not detail and self.size is not None and list(x.shape[-2:]) != self.size:
             x = resize(x, self.size, antialias=True)
         return hflip(x) if flip else x
 
@@ -182,7 +190,8 @@ class LadderBatches:
 
     Batch keys: ``img`` (B, 3, S, S) in [0, 1]; ``mos_label`` (B, 1); ``ladder_group`` (B,)
     int64; ``ladder_anchor`` (B,) bool (level 0); ``teacher_score`` (B, 1) (NaN without a
-    teacher); ``ladder_severity`` (B,) float (NaN without a ``severity`` column). The draw
+    teacher); ``ladder_severity`` (B,) float (NaN without a ``severity`` column); ``detail``
+    (B, 3, D, D) in [0, 1], mirrored with ``img``, when the CSV has ``detail_img``. The draw
     depends only on ``seed_key`` (e.g. ``[seed, stage, iteration]``).
     """
 
@@ -218,7 +227,11 @@ class LadderBatches:
         idx, group = ladder_batch(self.ladders, self.per_batch, rng, self.kind_p)
         flips = rng.random(len(idx)) < 0.5 if self.hflip else np.zeros(len(idx), bool)
         teacher = self.ladders.teacher[idx] if self.ladders.teacher is not None else np.full(len(idx), np.nan, np.float32)
+        extra = {}
+        if self.ladders.detail_paths is not None:
+            extra["detail"] = torch.stack([self.images.load(int(i), bool(f), detail=True) for i, f in zip(idx, flips)])
         return {
+            **extra,
             "img": torch.stack([self.images.load(int(i), bool(f)) for i, f in zip(idx, flips)]),
             "mos_label": torch.from_numpy(self.ladders.labels[idx]).view(-1, 1),
             "ladder_group": torch.from_numpy(group).long(),

@@ -6,7 +6,8 @@ weights folder as ``<name>-<sha256[:8]>.pth`` with its input size in the file's 
 writes its entry in ``catalog.yaml``: file, sha256, input size, backbone, the recipe and the
 git commit that trained it (from ``run.json``), and the recipe's ``release:`` block
 (``training_data``, ``license``, ``description``, ``input_size``: the test size the
-native-scale yardstick chose). ``default: true`` in that block (or ``--default``) makes it what
+native-scale yardstick chose; ``detail_size``: the side of the detail view when the release
+has one, which must be what the last stage trained with). ``default: true`` in that block (or ``--default``) makes it what
 ``create_metric('mspt_face')`` loads. A run started from a tree with uncommitted changes
 (``git_commit`` ending in ``-dirty``) is refused: its commit would not reproduce it.
 """
@@ -25,7 +26,7 @@ from mspt_pyiqa.utils.io import atomic_save, atomic_write_text
 logger = logging.getLogger(__name__)
 
 #: Keys of a recipe's ``release:`` block that :func:`publish_run` reads.
-RELEASE_KEYS = ("training_data", "license", "description", "input_size", "default", "reference")
+RELEASE_KEYS = ("training_data", "license", "description", "input_size", "detail_size", "default", "reference")
 
 
 class PublishError(ValueError):
@@ -54,6 +55,14 @@ def release_block(recipe: Mapping[str, Any]) -> Dict[str, Any]:
     size = block["input_size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 16:
         raise PublishError(f"recipe release block: input_size must be an integer >= 16 px, got {size!r}")
+    detail = block.get("detail_size")
+    if detail is not None and (isinstance(detail, bool) or not isinstance(detail, int) or detail < 16):
+        raise PublishError(f"recipe release block: detail_size must be an integer >= 16 px or absent, got {detail!r}")
+    stages = recipe.get("stages") or []
+    last = ((stages[-1].get("overrides") or {}).get("network") or {}) if stages else {}
+    if "detail_size" in last and last["detail_size"] != detail:
+        raise PublishError(f"recipe release block: detail_size {detail!r} is not the last stage's "
+                           f"network detail_size {last['detail_size']!r}")
     return block
 
 
@@ -91,6 +100,8 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
     state = torch.load(str(source), map_location="cpu", weights_only=True)
     params = state.get("params", state) if isinstance(state, dict) else state
     meta = {"name": name, "input_size": int(block["input_size"]), "recipe": recipe_ref, "git_commit": commit}
+    if block.get("detail_size"):
+        meta["detail_size"] = int(block["detail_size"])
     weights_dir = Path(weights_dir)
     tmp = weights_dir / f".{name}.publish.pth"
     atomic_save(tmp, lambda f: torch.save({"params": params, "meta": meta}, f))
@@ -108,6 +119,8 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
         "training_data": str(block["training_data"]), "license": str(block["license"]),
         "date": today or dt.date.today().isoformat(), "url": None, "recipe": recipe_ref, "commit": commit,
     }
+    if block.get("detail_size"):
+        entry["detail_size"] = int(block["detail_size"])
     if block.get("reference"):
         entry["reference"] = str(block["reference"])
     entry["description"] = str(block["description"])

@@ -228,6 +228,7 @@ class MSPTModel(GeneralIQAModel):
     # ------------------------------------------------------------------ training step
     def feed_data(self, data: Dict[str, Any]) -> None:
         self.img_input = data["img"].to(self.device)
+        self.detail_input = data["detail"].to(self.device) if "detail" in data else None
         self.gt_mos = data["mos_label"].to(self.device)
         self.batch = {k: data[k].to(self.device) for k in _EXTRA_KEYS if k in data}
         self.batch["mos_label"] = self.gt_mos
@@ -242,13 +243,15 @@ class MSPTModel(GeneralIQAModel):
             self.log_dict = self.reduce_loss_dict(losses)
             return
         with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
-            score, feats = self.net(self.img_input, return_features=True)
+            score, feats = self.net(self.img_input, return_features=True, **self._detail_kw(self.net, self.detail_input))
             if self.prev_net is not None and (self.distill_weight or self.distill_feat_weight):
                 with torch.no_grad():
-                    self.batch["prev_score"], self.batch["prev_feats"] = self.prev_net(self.img_input, return_features=True)
+                    self.batch["prev_score"], self.batch["prev_feats"] = self.prev_net(
+                        self.img_input, return_features=True, **self._detail_kw(self.prev_net, self.detail_input))
             if self.teacher_net is not None:
                 with torch.no_grad():
-                    _, self.batch["teacher_feats"] = self.teacher_net(self.img_input, return_features=True)
+                    _, self.batch["teacher_feats"] = self.teacher_net(
+                        self.img_input, return_features=True, **self._detail_kw(self.teacher_net, self.detail_input))
             losses = self.objective({"score": score, "features": feats}, self.batch)
             if self.l2_pull_weight:
                 bare = self.get_bare_model(self.net)
@@ -258,6 +261,13 @@ class MSPTModel(GeneralIQAModel):
         losses["l_total"] = l_total.detach()
         self.output_score = score.detach()
         self.log_dict = self.reduce_loss_dict(losses)
+
+    def _detail_kw(self, net: torch.nn.Module, detail: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``{"detail": views}`` for a network with a detail view when the batch has them, else ``{}``
+        (a network without one, e.g. a one-view teacher, scores the image alone)."""
+        if detail is None or getattr(self.get_bare_model(net), "detail_size", None) is None:
+            return {}
+        return {"detail": detail}
 
     def _step(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Backward of the summed losses, optional gradient clipping, optimiser and EMA update."""
@@ -286,7 +296,8 @@ class MSPTModel(GeneralIQAModel):
         x = data["img"].to(self.device)
         mos = data["mos_label"].to(self.device).view(-1)
         group, anchor = data["ladder_group"].to(self.device), data["ladder_anchor"].to(self.device)
-        score = self.net(x).view(-1)
+        detail = data["detail"].to(self.device) if "detail" in data else None
+        score = self.net(x, **self._detail_kw(self.net, detail)).view(-1)
         losses = self.objective.label_losses(score, mos)
         losses["l_ladder_rank"] = self.ladder_rank(score, mos, group, anchor)
         if self.ladder_teacher is not None:
