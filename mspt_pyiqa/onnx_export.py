@@ -13,6 +13,13 @@ Graph contract:
   scores are only meaningful at the trained short side);
 * output ``score``: float32 ``(N, 1)``, MSPT quality, higher is better.
 
+A network with a detail view (``net.detail_size`` D, :func:`mspt_pyiqa.preprocess.detail_view`)
+gets a second input ``detail``: float32 ``(N, 3, D, D)``, RGB in [0, 1], the centre D x D square
+of each image at its own resolution (cut before the resize; an image with a short side below D
+enlarged to D first), dynamic N only; the metadata then holds ``mspt_detail_size``. The graph
+averages both views' pooled features before the head, as ``MSPTNet`` does. Without a detail
+view the graph has the one input above and no ``mspt_detail_size``.
+
 Exported with the TorchScript exporter (``dynamo=False``): it needs no extra package
 (the torch.export-based one needs ``onnxscript``) and handles the dynamic axes.
 """
@@ -21,20 +28,24 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import onnx
 import torch
 from torch import nn
 
+from mspt_pyiqa.scoring.backends import ONNX_DETAIL_NAME, ONNX_DETAIL_SIZE_KEY, ONNX_INPUT_NAME
 from mspt_pyiqa.utils.io import atomic_write_bytes
 from mspt_pyiqa.weights import release_input_size
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
-INPUT_NAME = "input"
+# Input names and the detail-size key: one spelling, shared with the onnxruntime backend that reads them.
+INPUT_NAME = ONNX_INPUT_NAME
+DETAIL_NAME = ONNX_DETAIL_NAME
 OUTPUT_NAME = "score"
+DETAIL_SIZE_KEY = ONNX_DETAIL_SIZE_KEY
 
 
 class _NormalisedNet(nn.Module):
@@ -50,21 +61,54 @@ class _NormalisedNet(nn.Module):
         return self.model((x - self.mean) / self.std)
 
 
+class _NormalisedDetailNet(_NormalisedNet):
+    """MSPTNet with a detail view, minus its resize and crop: ``(x, detail)`` -> ``(N, 1)``.
+
+    ``x``: the resized view; ``detail``: the detail views, both in [0, 1]. Same arithmetic as
+    ``MSPTNet.view_features``: the mean of the two views' pooled features, then the head.
+    """
+
+    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.forward_features((x - self.mean) / self.std), pre_logits=True)
+
+    def forward(self, x: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.model.get_classifier()(0.5 * (self._pooled(x) + self._pooled(detail)))
+
+
+def checked_detail_size(value: object) -> Optional[int]:
+    """``value`` as a detail size (positive int) or ``None``; ``ValueError`` saying what is wrong otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"detail_size must be a positive integer number of pixels or None, got {value!r}")
+    return int(value)
+
+
 def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata: Dict[str, str] = None) -> Path:
     """Write ``net`` (an eval-mode :class:`~mspt_pyiqa.archs.MSPTNet`) to ``path`` atomically and check it."""
     path = Path(path)
     size = int(net.test_img_size or release_input_size())
-    wrapper = _NormalisedNet(net).eval().cpu()
+    detail = checked_detail_size(getattr(net, "detail_size", None))
+    dynamic_axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}}
+    if detail is None:
+        wrapper: nn.Module = _NormalisedNet(net).eval().cpu()
+        example = (torch.rand(1, 3, size, size),)
+        input_names = [INPUT_NAME]
+    else:
+        wrapper = _NormalisedDetailNet(net).eval().cpu()
+        example = (torch.rand(1, 3, size, size), torch.rand(1, 3, detail, detail))
+        input_names = [INPUT_NAME, DETAIL_NAME]
+        dynamic_axes[DETAIL_NAME] = {0: "batch"}
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(
             wrapper,
-            (torch.rand(1, 3, size, size),),
+            example,
             buf,
             dynamo=False,
-            input_names=[INPUT_NAME],
+            input_names=input_names,
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}},
+            dynamic_axes=dynamic_axes,
             opset_version=opset,
         )
     model = onnx.load_from_string(buf.getvalue())
@@ -75,13 +119,19 @@ def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata
         "mspt_score_direction": "higher is better",
         "mspt_input": "RGB float32 in [0, 1], short side resized (antialiased) to mspt_input_size",
     }
+    if detail is not None:
+        meta[DETAIL_SIZE_KEY] = str(detail)
+        meta["mspt_detail_input"] = (f"second input '{DETAIL_NAME}': RGB float32 in [0, 1], the centre {detail}x{detail} "
+                                     f"square of the image at its own resolution (short side below {detail}: "
+                                     f"enlarged to {detail} first)")
     meta.update(metadata or {})
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
     onnx.checker.check_model(model)
     atomic_write_bytes(path, model.SerializeToString())
-    logger.info("exported ONNX model to %s (input short side %d px, dynamic batch/height/width)", path, size)
+    logger.info("exported ONNX model to %s (input short side %d px, dynamic batch/height/width%s)", path, size,
+                "" if detail is None else f"; detail view {detail}x{detail} px")
     return path
 
 

@@ -25,6 +25,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scoring (as for mspt-face score)")
     g.add_argument("--weights", help="MSPT checkpoint (default: the released weights of the catalog)")
     g.add_argument("--input-size", type=int, help="short side the network sees (default: from the checkpoint or catalog)")
+    g.add_argument("--detail-size", type=int,
+                   help="side in px of the detail view: the centre square of each image at its own resolution, "
+                        "seen by the network beside the resized image (default: from the checkpoint or catalog; "
+                        "most releases have none)")
     g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="torch (default) or onnxruntime (with --onnx-model: no torch needed)")
     g.add_argument("--onnx-model", help="exported model for --backend onnxruntime")
@@ -77,11 +81,13 @@ def scoring_machinery(args: argparse.Namespace) -> Tuple[Callable[[List[str], Pa
             from mspt_pyiqa.scoring.model import build_backend
 
             detector = str(resolve_detector_model(args.detector_model)) if args.faces != "crop" else None
-            backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model)
+            backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model,
+                                    detail_size=getattr(args, "detail_size", None))
             built["backend"] = backend
             built["prep"] = PreprocessConfig(
                 input_size=backend.input_size, resize_mode=backend.resize_mode, faces=args.faces,
                 detector_model=detector, min_side=args.min_size, max_pixels=args.max_pixels, max_side=args.max_side,
+                detail_size=backend.detail_size,
             )
         return built["backend"], built["prep"]
 
@@ -98,9 +104,12 @@ def model_settings(args: argparse.Namespace) -> Dict[str, Any]:
     from mspt_pyiqa.bench.runner import metric_key
 
     model = args.onnx_model if args.backend == "onnxruntime" and args.onnx_model else metric_key("mspt_face", args.weights)
-    return {"model": model, "backend": args.backend, "input_size": args.input_size, "faces": args.faces,
-            "detector_model": args.detector_model, "min_size": args.min_size, "max_pixels": args.max_pixels,
-            "max_side": args.max_side}
+    settings = {"model": model, "backend": args.backend, "input_size": args.input_size, "faces": args.faces,
+                "detector_model": args.detector_model, "min_size": args.min_size, "max_pixels": args.max_pixels,
+                "max_side": args.max_side}
+    if getattr(args, "detail_size", None) is not None:  # only when given: caches of earlier runs stay valid
+        settings["detail_size"] = args.detail_size
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.n_boot < 0:
         logger.error("--n-boot must be >= 0")
+        return EXIT_USAGE
+    if args.detail_size is not None and not args.detail_size >= 16:
+        logger.error("--detail-size %s: must be at least 16 px", args.detail_size)
         return EXIT_USAGE
     try:
         make_job, run_job, settings = scoring_machinery(args)

@@ -5,6 +5,10 @@ the input size stored in its metadata (``mspt_input_size``); batch, height and w
 dynamic. The antialiased resize is not in the graph (no ONNX operator does it); use the
 same resize as ``mspt_pyiqa.preprocess.resize_to_test_size`` (``mspt-face score --backend
 onnxruntime`` does).
+
+A model with a detail view (``--detail-size``, or the checkpoint's / catalog's) gets a second
+input ``detail``: the centre D x D square of each image at its own resolution, ``(N, 3, D, D)``
+(``mspt_pyiqa.preprocess.detail_view``); D is stored as ``mspt_detail_size``.
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", help="ONNX file to write")
     p.add_argument("--weights", help="MSPT checkpoint (default: the released weights of the catalog)")
     p.add_argument("--input-size", type=int, help="short side (default: from the checkpoint or catalog)")
+    p.add_argument("--detail-size", type=int,
+                   help="side in px of the detail view: the centre square of each image at its own resolution, "
+                        "a second input of the graph (default: from the checkpoint or catalog; most releases have none)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-torch check after export")
 
@@ -32,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from mspt_pyiqa.scoring.model import build_net
     from mspt_pyiqa.weights import WeightsError
 
+    if args.detail_size is not None and not args.detail_size >= 16:
+        logger.error("--detail-size %s: must be at least 16 px", args.detail_size)
+        return 2
     try:
-        net = build_net(args.weights, args.input_size)
+        net = build_net(args.weights, args.input_size, args.detail_size)
     except (WeightsError, ValueError) as err:
         logger.error("%s", err)
         return 2
@@ -47,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         meta = {}
     path = export_onnx(net, Path(args.output), opset=args.opset, metadata=meta)
     size = int(net.test_img_size)
+    detail = net.detail_size
     if not args.no_check:
         # Quick self-check on random input of two shapes (batch 2, square and landscape).
         gen = torch.Generator().manual_seed(0)
@@ -54,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
         ort_backend = OnnxBackend(path)
         for shape in ((2, 3, size, size), (2, 3, size, size + size // 3)):
             x = torch.rand(shape, generator=gen)
+            d = None if detail is None else torch.rand((shape[0], 3, detail, detail), generator=gen)
             with torch.inference_mode():
-                ref = net(x).view(-1).numpy()
-            worst = max(worst, float(np.abs(ort_backend(x) - ref).max()))
+                ref = net(x, detail=d).view(-1).numpy()
+            got = ort_backend(x.numpy()) if d is None else ort_backend(x.numpy(), d.numpy())
+            worst = max(worst, float(np.abs(got - ref).max()))
         print(f"max |onnxruntime - torch| on random inputs: {worst:.2e}")
-    print(f"wrote {path} (input: RGB [0,1], short side {size} px; dynamic batch, height, width)")
+    extra = "" if detail is None else f"; second input 'detail': the centre {detail}x{detail} px at full resolution"
+    print(f"wrote {path} (input: RGB [0,1], short side {size} px; dynamic batch, height, width{extra})")
     return 0

@@ -48,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     io = p.add_argument_group("model")
     io.add_argument("--weights", help="MSPT checkpoint (default: the released weights of the catalog)")
     io.add_argument("--input-size", type=int, help="short side the network sees (default: from the checkpoint or catalog)")
+    io.add_argument("--detail-size", type=int,
+                    help="side in px of the detail view: the centre square of each image at its own resolution, "
+                         "seen by the network beside the resized image (default: from the checkpoint or catalog; "
+                         "most releases have none)")
     io.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                     help="torch: the PyTorch model; onnxruntime: an exported ONNX model, fastest to start "
                          "(needs the [onnx] extra; give --onnx-model to skip loading torch at all) (default: %(default)s)")
@@ -213,7 +217,8 @@ def _run(args: argparse.Namespace) -> int:
         detector = str(resolve_detector_model(args.detector_model)) if args.faces != "crop" else None
         if detector:
             check_detector(detector, args.det_threshold, args.detect_side)
-        backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model)
+        backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model,
+                                detail_size=args.detail_size)
     except (RuntimeError, ValueError, OSError, ImportError) as err:  # WeightsError / DetectorError are RuntimeErrors
         logger.error("%s", err)
         return EXIT_USAGE
@@ -236,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         min_side=args.min_size,
         max_pixels=args.max_pixels,
         max_side=args.max_side,
+        detail_size=backend.detail_size,
     )
     job = ScoreJob(
         files=files,
@@ -256,8 +262,9 @@ def _run(args: argparse.Namespace) -> int:
         logger.error("%s", err)
         return EXIT_USAGE
     try:
-        logger.info("scoring %s with %s on %s, input %d px, faces: %s", plural(len(files), "file"), backend.name,
-                    args.device, backend.input_size, args.faces)
+        logger.info("scoring %s with %s on %s, input %d px%s, faces: %s", plural(len(files), "file"), backend.name,
+                    args.device, backend.input_size,
+                    "" if backend.detail_size is None else f", detail view {backend.detail_size} px", args.faces)
         rows = run_job(job)
     except ResultsNotSaved as err:
         _finish(err.rows, args, err.where)

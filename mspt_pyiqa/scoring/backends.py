@@ -4,6 +4,12 @@ resized) -> ``(N,)`` float32 scores, higher is better.
 Both take exactly the arrays made by :mod:`mspt_pyiqa.scoring.preprocess`; the torch one
 runs MSPTNet (whose own resize is then a no-op), the onnxruntime one the exported graph and
 imports neither torch nor timm nor pyiqa.
+
+A model with a detail view (``detail_size`` not ``None``: the release's, the checkpoint's or
+the ONNX metadata's ``mspt_detail_size``) is called as ``backend(x, detail)``, ``detail`` the
+detail views ``(N, 3, D, D)`` cut from the full-resolution images
+(:func:`mspt_pyiqa.scoring.preprocess.to_detail_input`); without them it refuses to score,
+since cutting them from the already resized ``x`` would give other scores.
 """
 from __future__ import annotations
 
@@ -22,6 +28,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Names of the ONNX graph's inputs (:mod:`mspt_pyiqa.onnx_export`, not imported here: it needs torch).
+ONNX_INPUT_NAME = "input"
+ONNX_DETAIL_NAME = "detail"
+ONNX_DETAIL_SIZE_KEY = "mspt_detail_size"
+
+
+def _check_detail(detail_size: Optional[int], x: np.ndarray, detail: Optional[np.ndarray]) -> None:
+    """``ValueError`` when ``detail`` does not fit the model (missing, unexpected or the wrong shape)."""
+    if detail_size is None:
+        if detail is not None:
+            raise ValueError("this model has no detail view; call it without detail views")
+        return
+    if detail is None:
+        raise ValueError(f"this model has a {detail_size} px detail view: give the detail views of the "
+                         "full-resolution images (mspt_pyiqa.scoring.preprocess.to_detail_input)")
+    want = (x.shape[0], x.shape[1], detail_size, detail_size)
+    if tuple(detail.shape) != want:
+        raise ValueError(f"detail views of shape {tuple(detail.shape)}, expected {want}")
+
 
 class TorchBackend:
     """MSPTNet in eval mode under ``torch.inference_mode``."""
@@ -37,12 +62,19 @@ class TorchBackend:
         self.net = net.eval().to(self.device)
         self.input_size = int(net.test_img_size)
         self.resize_mode = str(net.resize_mode)
+        self.detail_size: Optional[int] = getattr(net, "detail_size", None)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, detail: Optional[np.ndarray] = None) -> np.ndarray:
         import torch
 
+        _check_detail(self.detail_size, x, detail)
         with torch.inference_mode():
-            return self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().view(-1).cpu().numpy()
+            t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+            if detail is None:
+                out = self.net(t)
+            else:
+                out = self.net(t, detail=torch.from_numpy(np.ascontiguousarray(detail)).to(self.device))
+            return out.float().view(-1).cpu().numpy()
 
 
 class OnnxBackend:
@@ -84,8 +116,27 @@ class OnnxBackend:
                 self.reference = Reference.from_dict(json.loads(meta[ONNX_METADATA_KEY]), f"{path} metadata")
             except (ValueError, ReferenceError) as err:
                 logger.warning("ignoring the score reference in %s: %s", path, err)
-        self._input = self.session.get_inputs()[0].name
+        names = [i.name for i in self.session.get_inputs()]
+        self.detail_size: Optional[int] = None
+        if ONNX_DETAIL_SIZE_KEY in meta:
+            raw = meta[ONNX_DETAIL_SIZE_KEY]
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"{path}: metadata {ONNX_DETAIL_SIZE_KEY}={raw!r} is not a positive number of pixels")
+            if ONNX_DETAIL_NAME not in names or ONNX_INPUT_NAME not in names or len(names) != 2:
+                raise ValueError(f"{path}: metadata {ONNX_DETAIL_SIZE_KEY}={raw} but the graph's inputs are {names}, "
+                                 f"not {ONNX_INPUT_NAME!r} and {ONNX_DETAIL_NAME!r}; export it again (mspt-face export)")
+            self.detail_size = int(raw)
+            self._input = ONNX_INPUT_NAME
+        elif len(names) != 1:
+            raise ValueError(f"{path}: the graph has inputs {names} but no {ONNX_DETAIL_SIZE_KEY} metadata; "
+                             "export it again (mspt-face export)")
+        else:
+            self._input = names[0]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = self.session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    def __call__(self, x: np.ndarray, detail: Optional[np.ndarray] = None) -> np.ndarray:
+        _check_detail(self.detail_size, x, detail)
+        feeds = {self._input: np.ascontiguousarray(x, dtype=np.float32)}
+        if detail is not None:
+            feeds[ONNX_DETAIL_NAME] = np.ascontiguousarray(detail, dtype=np.float32)
+        out = self.session.run(None, feeds)[0]
         return np.asarray(out, dtype=np.float32).reshape(-1)

@@ -13,6 +13,7 @@ from typing import List, Optional
 # option -> (smallest allowed value, what it means); None: the option may be left out.
 _MINIMUMS = {
     "input_size": (16, "px"),
+    "detail_size": (16, "px"),
     "batch_size": (1, "image(s)"),
     "workers": (0, "process(es)"),
     "detect_side": (16, "px"),

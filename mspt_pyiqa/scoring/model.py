@@ -4,6 +4,13 @@ Input size, first hit wins: ``--input-size``; ``meta['input_size']`` of a ``--we
 checkpoint written by :func:`mspt_pyiqa.weights.save_checkpoint`; the default release's
 catalog entry (:func:`mspt_pyiqa.weights.release_input_size`, 448 px when the catalog lists none). An ONNX model carries
 its own size in its metadata.
+
+Detail view size (:func:`mspt_pyiqa.preprocess.detail_view`), the same way: ``--detail-size``;
+``meta['detail_size']`` of a ``--weights`` checkpoint (else the ``detail_size`` of the network
+options a training run stores in ``meta['network']``); without ``--weights``, the default
+release's catalog entry (:func:`mspt_pyiqa.weights.release_detail_size`). ``None`` everywhere: no
+detail view, the one-view model of every release before it. An ONNX model carries its own
+(``mspt_detail_size``).
 """
 from __future__ import annotations
 
@@ -43,16 +50,45 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def build_net(weights: Optional[str] = None, input_size: Optional[int] = None) -> "torch.nn.Module":
-    """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU."""
+def meta_detail_size(meta: Dict[str, Any]) -> Optional[int]:
+    """The detail size a checkpoint's ``meta`` records: ``meta['detail_size']``, else
+    ``meta['network']['detail_size']`` (training checkpoints store the network options); ``None`` when neither."""
+    value = meta.get("detail_size")
+    if value is None and isinstance(meta.get("network"), dict):
+        value = meta["network"].get("detail_size")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"checkpoint meta detail_size {value!r} is not a positive number of pixels")
+    return value
+
+
+def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
+              detail_size: Optional[int] = None) -> "torch.nn.Module":
+    """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU.
+
+    ``input_size`` / ``detail_size``: overrides of what the checkpoint meta or the catalog says
+    (module docstring); ``None``: not overridden.
+    """
     from mspt_pyiqa.archs.mspt_arch import MSPTNet
     from mspt_pyiqa.registration import metric_config
 
     opts = metric_config()["metric_opts"]
-    size = input_size or (checkpoint_meta(weights).get("input_size") if weights else None) or opts["test_img_size"]
+    meta = checkpoint_meta(weights) if weights else {}
+    size = input_size or meta.get("input_size") or opts["test_img_size"]
+    if detail_size is not None:
+        detail: Union[int, str, None] = detail_size
+    elif weights:
+        try:
+            detail = meta_detail_size(meta)
+        except ValueError as err:
+            raise ValueError(f"{weights}: {err}; give --detail-size") from err
+    else:
+        detail = "release"  # the default release's catalog entry
     net = MSPTNet(
         backbone=opts["backbone"],
         test_img_size=int(size),
+        detail_size=detail,
         pretrained=True,
         pretrained_model_path=weights,
         weights_name=opts["weights_name"],
@@ -83,11 +119,16 @@ def build_backend(
     device: str = "cpu",
     onnx_model: Optional[str] = None,
     work_dir: Optional[Path] = None,
+    detail_size: Optional[int] = None,
 ) -> Backend:
-    """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first."""
+    """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first.
+
+    Its ``detail_size`` (``None``: no detail view) is what the preprocessing must cut
+    (:class:`mspt_pyiqa.scoring.preprocess.PreprocessConfig`).
+    """
     device = resolve_device(device)
     if backend == "torch":
-        return TorchBackend(build_net(weights, input_size), device, None if weights else default_reference())
+        return TorchBackend(build_net(weights, input_size, detail_size), device, None if weights else default_reference())
     if backend != "onnxruntime":
         raise ValueError(f"unknown backend {backend!r} (torch or onnxruntime)")
     if onnx_model is None:
@@ -95,7 +136,7 @@ def build_backend(
 
         work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mspt_onnx_"))
         meta = {} if weights else onnx_metadata(default_release())
-        onnx_model = str(export_onnx(build_net(weights, input_size), work_dir / "mspt_face.onnx", metadata=meta))
-    elif weights or input_size:
-        logger.warning("--onnx-model given: --weights / --input-size are ignored (the ONNX file has its own)")
+        onnx_model = str(export_onnx(build_net(weights, input_size, detail_size), work_dir / "mspt_face.onnx", metadata=meta))
+    elif weights or input_size or detail_size:
+        logger.warning("--onnx-model given: --weights / --input-size / --detail-size are ignored (the ONNX file has its own)")
     return OnnxBackend(Path(onnx_model), device)  # a broken file: ValueError naming it

@@ -11,6 +11,14 @@ Which regions are scored (whole image, aligned faces) is decided by ``faces``
 (:mod:`mspt_pyiqa.scoring.faces`): ``crop``, ``detect`` or ``auto``. Aligned faces are
 ``face_size`` crops (:func:`mspt_pyiqa.face.align.align_face`), resized like a whole image,
 exactly what ``MSPTNet(align_crop_face=True)`` does to the main face.
+
+**Detail view** (``detail_size`` set: a release trained with one, see
+:func:`mspt_pyiqa.preprocess.detail_view`): each scored region (the whole image at its decoded
+resolution, or an aligned face crop) also gives its centre ``detail_size`` square, cut before
+any resize, exactly as ``MSPTNet`` cuts it from the image it is given (torch with
+``resize_impl="torch"``, the NumPy twin :func:`~mspt_pyiqa.preprocess.detail_view_array` with
+``"numpy"``). The backends get it beside the resized view; detail views are all
+``(3, D, D)``, so they batch together.
 """
 from __future__ import annotations
 
@@ -40,22 +48,32 @@ class PreprocessConfig:
     min_side: int = DEFAULT_MIN_SIDE
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_side: Optional[int] = 8192
+    detail_size: Optional[int] = None  # side (px) of the model's detail view; None: the model has none
 
 
 @dataclasses.dataclass
 class Prepared:
-    """Result for one file: ``inputs`` (one ``(3, h, w)`` float32 array per face), ``boxes`` ``"x,y,w,h"``, a status."""
+    """Result for one file: ``inputs`` (one ``(3, h, w)`` float32 array per face), ``boxes`` ``"x,y,w,h"``, a status.
+
+    ``details``: with a detail view, one ``(3, D, D)`` float32 array per input (same order); else empty.
+    """
 
     path: str
     status: str
     message: str = ""
     inputs: List[np.ndarray] = dataclasses.field(default_factory=list)
     boxes: List[str] = dataclasses.field(default_factory=list)
+    details: List[np.ndarray] = dataclasses.field(default_factory=list)
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 or float -> float32 in [0, 1] (uint8 divided by 255)."""
+    return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32, copy=False)
 
 
 def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """``(H, W, 3)`` uint8 or float [0, 1] -> ``(3, h, w)`` float32 [0, 1], short side = input size."""
-    x = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32, copy=False)
+    x = _as_float(image)
     if cfg.resize_impl == "numpy":
         from mspt_pyiqa.preprocess import resize_array_to_test_size
 
@@ -66,6 +84,32 @@ def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
 
     t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).unsqueeze(0)
     return resize_to_test_size(t, cfg.input_size, mode=cfg.resize_mode)[0].numpy()
+
+
+def to_detail_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """``(H, W, 3)`` uint8 or float [0, 1] -> its detail view ``(3, D, D)`` float32 [0, 1], ``D = cfg.detail_size``.
+
+    Cut from ``image`` as given (its own resolution), as ``MSPTNet`` cuts it from its input.
+    """
+    if cfg.detail_size is None:
+        raise ValueError("to_detail_input needs a detail_size")
+    h, w = image.shape[:2]
+    if min(h, w) >= int(cfg.detail_size):  # a plain crop: cut it first, convert only those pixels (same values)
+        from mspt_pyiqa.preprocess import detail_box
+
+        top, left, dh, dw = detail_box(h, w, int(cfg.detail_size))
+        image = image[top:top + dh, left:left + dw]
+    x = _as_float(image)
+    if cfg.resize_impl == "numpy":
+        from mspt_pyiqa.preprocess import detail_view_array
+
+        return np.ascontiguousarray(detail_view_array(x, cfg.detail_size, cfg.resize_mode).transpose(2, 0, 1))
+    import torch
+
+    from mspt_pyiqa.preprocess import detail_view
+
+    t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).unsqueeze(0)
+    return np.ascontiguousarray(detail_view(t, cfg.detail_size, mode=cfg.resize_mode)[0].numpy())
 
 
 class Preprocessor:
@@ -103,10 +147,11 @@ class Preprocessor:
                 msg = f"no face found by YuNet (threshold {cfg.det_threshold})"
                 return Prepared(path, "no_face", "; ".join([msg] + notes))
             inputs = [to_network_input(r, cfg) for r in regions.images]
+            details = [to_detail_input(r, cfg) for r in regions.images] if cfg.detail_size is not None else []
             boxes = [",".join(str(int(round(v * back))) for v in box) for box in regions.boxes]
             if regions.images[0] is img.rgb:  # the whole image: its box is exactly the upright source
                 boxes = [f"0,0,{sw},{sh}"]
             message = "; ".join(filter(None, [regions.note] + notes))
-            return Prepared(path, "ok", message, inputs, boxes)
+            return Prepared(path, "ok", message, inputs, boxes, details)
         except Exception as err:  # one bad file must never stop the run
             return Prepared(path, "error", f"{path}: {type(err).__name__}: {err}")

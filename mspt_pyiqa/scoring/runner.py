@@ -33,7 +33,7 @@ class ScoreJob:
     files: Sequence[str]
     output: Path
     prep: PreprocessConfig
-    backend: Callable[[np.ndarray], np.ndarray]
+    backend: Callable[..., np.ndarray]  # backend(x) or, with a detail view, backend(x, detail)
     missing: Sequence[str] = ()
     batch_size: int = 16
     workers: int = 1
@@ -44,8 +44,12 @@ class ScoreJob:
     percentile_of: Optional[Callable[[float], float]] = None
 
 
-def score_prepared(batch: Sequence[Prepared], backend: Callable[[np.ndarray], np.ndarray]) -> List[Row]:
-    """Rows for a batch of prepared files; inputs of equal shape go through the backend together."""
+def score_prepared(batch: Sequence[Prepared], backend: Callable[..., np.ndarray]) -> List[Row]:
+    """Rows for a batch of prepared files; inputs of equal shape go through the backend together.
+
+    Files prepared with a detail view (:attr:`Prepared.details`) go through ``backend(x, detail)``
+    with their detail views stacked in the same order; others through ``backend(x)``.
+    """
     groups: Dict[Tuple[int, ...], List[Tuple[int, int]]] = defaultdict(list)
     for bi, item in enumerate(batch):
         for fi, t in enumerate(item.inputs):
@@ -54,8 +58,12 @@ def score_prepared(batch: Sequence[Prepared], backend: Callable[[np.ndarray], np
     failures: Dict[Tuple[int, int], str] = {}
     for members in groups.values():
         x = np.stack([batch[bi].inputs[fi] for bi, fi in members])
+        with_detail = bool(batch[members[0][0]].details)
         try:
-            out = backend(x)
+            if with_detail:
+                out = backend(x, np.stack([batch[bi].details[fi] for bi, fi in members]))
+            else:
+                out = backend(x)
         except Exception as err:  # e.g. out of memory: these files fail, the run goes on
             for key in members:
                 failures[key] = f"inference failed: {type(err).__name__}: {err}"
