@@ -174,6 +174,19 @@ def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
     return dict(meta) if isinstance(meta, dict) else {}
 
 
+def meta_detail_size(meta: Dict[str, Any]) -> Optional[int]:
+    """The detail size a checkpoint's ``meta`` records: ``meta['detail_size']``, else
+    ``meta['network']['detail_size']`` (training checkpoints store the network options); ``None`` when neither."""
+    value = meta.get("detail_size")
+    if value is None and isinstance(meta.get("network"), dict):
+        value = meta["network"].get("detail_size")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"checkpoint meta detail_size {value!r} is not a positive number of pixels")
+    return value
+
+
 def release_detail_size(name: Optional[str] = None) -> Optional[int]:
     """Side (px) of release ``name``'s detail view (:func:`mspt_pyiqa.preprocess.detail_view`), or ``None``.
 

@@ -26,7 +26,7 @@ from torch import nn
 from mspt_pyiqa.archs.backbones import build_backbone, resolve_backbone_impl
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
 from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
-from mspt_pyiqa.weights import checkpoint_meta, release_detail_size, release_input_size
+from mspt_pyiqa.weights import checkpoint_meta, meta_detail_size, release_detail_size, release_input_size
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class MSPTNet(nn.Module):
         self.test_img_size = test_img_size
         if detail_size == "release":
             if pretrained_model_path is not None:  # metadata travels with the weights
-                detail_size = checkpoint_meta(pretrained_model_path).get("detail_size")
+                detail_size = meta_detail_size(checkpoint_meta(pretrained_model_path))
             else:
                 detail_size = release_detail_size(weights_name) if pretrained else None
         elif detail_size is not None and (isinstance(detail_size, (bool, str)) or int(detail_size) < 1):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
+from mspt_pyiqa.weights import checkpoint_meta, meta_detail_size
 
 if TYPE_CHECKING:  # torch is imported only where a torch model is built (never for --onnx-model)
     import torch
@@ -30,37 +31,12 @@ logger = logging.getLogger(__name__)
 Backend = Union[TorchBackend, OnnxBackend]
 
 
-def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
-    """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read)."""
-    import torch
-
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception:  # read_checkpoint reports unreadable files with a proper message later
-        return {}
-    meta = state.get("meta") if isinstance(state, dict) else None
-    return dict(meta) if isinstance(meta, dict) else {}
-
-
 def resolve_device(device: str) -> str:
     if device == "auto":
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def meta_detail_size(meta: Dict[str, Any]) -> Optional[int]:
-    """The detail size a checkpoint's ``meta`` records: ``meta['detail_size']``, else
-    ``meta['network']['detail_size']`` (training checkpoints store the network options); ``None`` when neither."""
-    value = meta.get("detail_size")
-    if value is None and isinstance(meta.get("network"), dict):
-        value = meta["network"].get("detail_size")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"checkpoint meta detail_size {value!r} is not a positive number of pixels")
-    return value
 
 
 def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
