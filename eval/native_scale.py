@@ -34,7 +34,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -58,11 +58,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="photos in the real-world arm: the first N of the same choice (default: --photos)")
     p.add_argument("--sets", nargs="+", default=list(native_run.DEFAULT_SETS), help="source sets (default: the clean sets)")
     p.add_argument("--arms", nargs="+", default=list(native_run.ARMS), choices=native_run.ARMS)
-    p.add_argument("--sizes", nargs="+", type=int, default=[224, 336, 448], help="mspt_face test sizes to report")
+    p.add_argument("--sizes", nargs="+", type=parse_size, default=[(224, None), (336, None), (448, None)],
+                   metavar="S[+D]",
+                   help="mspt_face test sizes to report: S (the weights' own detail view, or --detail-size) "
+                        "or S+D (a detail view of D px; S+0: none), e.g. 320+320 224+224 448+0")
     p.add_argument("--weights", type=Path, default=None, help="score this mspt_face checkpoint instead of the default release")
     p.add_argument("--detail-size", type=int, default=None,
                    help="side (px) of the detail view, the centre square at the photo's own resolution scored beside the "
-                        "resized photo (default: what the weights carry; 0: none)")
+                        "resized photo, for sizes given without +D (default: what the weights carry; 0: none)")
     p.add_argument("--no-classic", action="store_true", help="skip NIQE and BRISQUE (bars against NIQE are then not judged)")
     p.add_argument("--seed", type=int, default=0, help="photo choice, short sides, noise fields, bootstrap")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap draws over photos (0: no intervals)")
@@ -83,11 +86,23 @@ def level_key(levels: Dict[str, tuple], seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool,
+def parse_size(text: str) -> Tuple[int, Optional[int]]:
+    """``"320"`` -> ``(320, None)``; ``"320+320"`` -> ``(320, 320)``; ``"448+0"`` -> ``(448, 0)``."""
+    try:
+        parts = [int(p) for p in str(text).split("+")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size is S or S+D in pixels, e.g. 336 or 320+320") from None
+    if len(parts) > 2 or parts[0] < 16 or (len(parts) == 2 and parts[1] != 0 and parts[1] < 16):
+        raise argparse.ArgumentTypeError(f"{text!r}: a size is S or S+D with S, D >= 16 px (D = 0: no detail view)")
+    return parts[0], (parts[1] if len(parts) == 2 else None)
+
+
+def build_metrics(sizes: Sequence[Union[int, Tuple[int, Optional[int]]]], weights: Optional[Path], classic: bool,
                   detail_size: Optional[int] = None) -> Dict[str, dict]:
     """``{column: {fn, lower_better, label, source}}``: mspt_face at each size, then NIQE and BRISQUE.
 
-    ``detail_size``: ``None`` = what the weights carry, 0 = no detail view, else its side in px.
+    ``sizes``: test sizes ``S`` or ``(S, D)`` pairs (``D``: detail view side, 0 = none, ``None`` =
+    ``detail_size``). ``detail_size``: ``None`` = what the weights carry, 0 = no detail view.
     A metric with a detail view is named ``<release>@<size>+<detail>``.
     """
     import mspt_pyiqa  # noqa: F401  (registers mspt_face)
@@ -97,14 +112,16 @@ def build_metrics(sizes: List[int], weights: Optional[Path], classic: bool,
 
     release = weights.stem if weights else (default_entry_name() or "mspt_face")
     out: Dict[str, dict] = {}
-    for s in sizes:
+    for item in sizes:
+        s, d_asked = item if isinstance(item, tuple) else (int(item), None)
+        d_asked = detail_size if d_asked is None else d_asked
         kw: Dict[str, object] = {"pretrained_model_path": str(weights)} if weights else {}
-        if detail_size is not None:
-            kw["detail_size"] = int(detail_size) or None
+        if d_asked is not None:
+            kw["detail_size"] = int(d_asked) or None
         m = pyiqa.create_metric("mspt_face", device="cpu", test_img_size=int(s), **kw)
         d = m.net.detail_size
         key, label = (f"{release}@{s}", f"{release} @{s}") if d is None else (f"{release}@{s}+{d}", f"{release} @{s} + {d} detail")
-        call = f"test_img_size={s}" + ("" if detail_size is None else f", detail_size={kw['detail_size']}")
+        call = f"test_img_size={s}" + ("" if d_asked is None else f", detail_size={kw['detail_size']}")
         out[key] = {"fn": native_run.scorer(m), "lower_better": False, "label": label,
                     "source": f"create_metric('mspt_face', {call})" + (f" weights {weights}" if weights else "")}
     if classic:

@@ -146,6 +146,18 @@ def test_recipe_stage_with_detail_view(built, tmp_path, monkeypatch) -> None:
     assert calls and all(c == (DETAIL, (DETAIL, DETAIL)) for c in calls)  # every training forward got the stored views
     result = json.loads((run / "1_tiny_detail_stage" / "result.json").read_text())
     assert math.isfinite(result["history"][-1]["l_ladder_cross"])
+    assert result["git_commit"]  # the commit the stage trained from, for the release's catalog entry
+    # A stage finished before stages recorded their commit keeps the run's first commit on a rerun (e.g. to publish).
+    result.pop("git_commit")
+    (run / "1_tiny_detail_stage" / "result.json").write_text(json.dumps(result))
+    first = json.loads((run / "run.json").read_text())
+    first["git_commit"] = "f" * 40
+    for st in first["stages"]:
+        st.pop("git_commit")
+    (run / "run.json").write_text(json.dumps(first))
+    calls.clear()
+    run_recipe(path, run, forgetting=False)
+    assert not calls and json.loads((run / "run.json").read_text())["stages"][0]["git_commit"] == "f" * 40
     net = MSPTNet(test_img_size=SIZE, detail_size=DETAIL,
                   pretrained_model_path=str(run / "1_tiny_detail_stage" / "models" / "net_best.pth")).eval()
     x = torch.rand(1, 3, 90, 70)

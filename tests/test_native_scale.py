@@ -325,3 +325,22 @@ def test_plan_orders_arms_and_limits_the_realworld_photos():
     rows = native_run.plan(srcs, {s.source_id: 350 for s in srcs}, {"jpeg": (40,)}, arm_photos={"realworld": 1})
     assert [r["arm"] for r in rows] == ["native"] * 6 + ["realworld"] * 2
     assert {r["photo"] for r in rows if r["arm"] == "realworld"} == {"scut/AF0.jpg"}
+
+
+def test_sizes_with_a_detail_view(eval_script, tmp_path):
+    """``--sizes S+D`` scores with a detail view of D px (column ``<release>@S+D``); ``S+0`` without."""
+    import argparse
+
+    mod = eval_script("native_scale")
+    assert mod.parse_size("336") == (336, None) and mod.parse_size("320+320") == (320, 320) and mod.parse_size("448+0") == (448, 0)
+    for bad in ("320+8", "abc", "8", "1+2+3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="S\\+D"):
+            mod.parse_size(bad)
+    metrics = mod.build_metrics([(64, 48), (64, 0)], None, classic=False)
+    (with_detail, d_fn), (plain, p_fn) = [(k, v["fn"]) for k, v in metrics.items()]
+    assert with_detail.endswith("@64+48") and plain.endswith("@64") and "detail_size=48" in metrics[with_detail]["source"]
+    img = np.random.default_rng(0).integers(0, 256, (200, 160, 3), dtype=np.uint8)
+    path = tmp_path / "x.png"
+    cv2.imwrite(str(path), img)
+    a, b = d_fn(str(path)), p_fn(str(path))
+    assert np.isfinite(a) and np.isfinite(b) and a != b

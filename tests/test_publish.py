@@ -90,6 +90,23 @@ def test_publish_refuses_what_would_not_reproduce(tmp_path: Path, commit, stages
     assert (folder / "catalog.yaml").read_text() == before and not list(folder.glob("*.pth"))
 
 
+def test_publish_names_the_commit_the_stages_trained_from(tmp_path: Path) -> None:
+    """A finished run resumed later (to publish) from another commit keeps its stages' commit; stages
+    trained from different commits are refused."""
+    folder = _weights(tmp_path)
+    run = _run(tmp_path, commit="feedfacefeedfacefeedfacefeedfacefeedface")
+    data = json.loads((run / "run.json").read_text())
+    for st in data["stages"]:
+        st["git_commit"] = "0123456789abcdef0123456789abcdef01234567"
+    (run / "run.json").write_text(json.dumps(data))
+    publish_run(run, RECIPE, folder, "r.yml")
+    assert W.load_catalog(folder / "catalog.yaml")["mspt_face_test"].commit.startswith("0123456789")
+    data["stages"][0]["git_commit"] = "feedfacefeedfacefeedfacefeedfacefeedface"
+    (run / "run.json").write_text(json.dumps(data))
+    with pytest.raises(PublishError, match="different commits"):
+        publish_run(run, RECIPE, folder, "r.yml")
+
+
 def test_publish_carries_the_detail_view(tmp_path: Path) -> None:
     """A release with a detail view: its size is in the catalog entry and the file's meta, and
     the network loaded from either (catalog or file) gets it without being told."""

@@ -4,7 +4,7 @@
 which the trainer resumes with nothing left to do) copies the last stage's checkpoint into the
 weights folder as ``<name>-<sha256[:8]>.pth`` with its input size in the file's ``meta`` and
 writes its entry in ``catalog.yaml``: file, sha256, input size, backbone, the recipe and the
-git commit that trained it (from ``run.json``), and the recipe's ``release:`` block
+git commit that trained it (from ``run.json``: each stage's own, which must agree), and the recipe's ``release:`` block
 (``training_data``, ``license``, ``description``, ``input_size``: the test size the
 native-scale yardstick chose; ``detail_size``: the side of the detail view when the release
 has one, which must be what the last stage trained with). ``default: true`` in that block (or ``--default``) makes it what
@@ -93,7 +93,11 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
     stages = run.get("stages") or []
     if len(stages) != len(recipe.get("stages") or []) or not stages[-1].get("best_checkpoint"):
         raise PublishError(f"{run_dir}: the run is not finished ({len(stages)} of {len(recipe.get('stages') or [])} stages)")
-    commit = str(run.get("git_commit") or "")
+    # The commit each stage trained from (a later resume that only publishes runs at another commit).
+    commits = sorted({str(st.get("git_commit") or run.get("git_commit") or "") for st in stages})
+    if len(commits) > 1:
+        raise PublishError(f"{run_json}: stages were trained from different commits {commits}; a release needs one")
+    commit = commits[0]
     if not commit or commit.endswith("-dirty") or commit == "unknown":
         raise PublishError(f"{run_json}: trained from commit {commit or 'unknown'!r}; a release needs a clean, known commit")
     source = Path(stages[-1]["best_checkpoint"])

@@ -358,6 +358,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         "git_commit": git_commit(Path(__file__)), "torch": torch.__version__, "world_size": dist_info["world_size"],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "stages": [],
     }
+    previous = load_yaml(out_dir / "run.json") if (out_dir / "run.json").is_file() else {}
     if main:
         write_yaml(out_dir / "recipe.yml", recipe)
     resolved: List[Dict[str, Any]] = []
@@ -386,7 +387,11 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         if done.is_file() and prev is not None and not aux and load_yaml(done).get("pretrain_sha256") != prev.best_sha256:
             raise RecipeError(f"{done}: stage started from another checkpoint than {prev.best_checkpoint}")
         if done.is_file():
-            result = StageResult(**{**load_yaml(done)})
+            data = load_yaml(done)
+            if not data.get("git_commit"):  # a stage finished before stages recorded it: the run's first start
+                data["git_commit"] = next((s.get("git_commit") for s in previous.get("stages", []) if s.get("name") == opt["name"]
+                                           and s.get("git_commit")), previous.get("git_commit"))
+            result = StageResult(**data)
             logger.info("stage %s already finished (%s), skipped", opt["name"], done)
         else:
             set_random_seed(opt["manual_seed"] + dist_info["rank"])

@@ -20,6 +20,7 @@ from pyiqa.data import build_dataloader, build_dataset
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from mspt_pyiqa.train.runfiles import git_commit
 from mspt_pyiqa.train.ladder_data import LadderBatches, ladder_steps
 from mspt_pyiqa.train.pyiqa_model import MSPTModel, load_training_state
 from mspt_pyiqa.utils.io import atomic_write_json as write_json, clean_stale_temps
@@ -47,6 +48,7 @@ class StageResult:
     iters: int
     seconds: float
     history: List[Dict[str, Any]] = field(default_factory=list)
+    git_commit: Optional[str] = None  # the commit the stage was trained from (``-dirty``: with changes)
 
 
 def stage_paths(opt: Dict[str, Any], stage_dir: Path) -> None:
@@ -225,7 +227,7 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         name=opt["name"], best_checkpoint=str(best), best_sha256=sha256_file(best),
         pretrain_network=opt["path"].get("pretrain_network"), pretrain_sha256=model.pretrain_sha256,
         best_metrics=getattr(model, "best_metric_results", {}) or {}, epochs=epochs, iters=it,
-        seconds=time.time() - start, history=history,
+        seconds=time.time() - start, history=history, git_commit=git_commit(Path(__file__)),
     )
     if _is_main(opt):
         write_json(Path(stage_dir) / "result.json", asdict(result))
