@@ -126,3 +126,23 @@ def eval_script() -> Callable[[str], ModuleType]:
         spec.loader.exec_module(mod)
         return mod
     return load
+
+
+def write_textured_faces(root: Path, n: int = 12, seed: int = 0) -> Path:
+    """A tiny faces folder of blurred-noise "photos" (scut: 70 px square; celebahq: 80 x 64), ``n`` of them."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder, shape = ("scut", (70, 70)) if i % 2 else ("celebahq", (80, 64))
+        img = cv2.GaussianBlur(rng.integers(0, 256, (*shape, 3), dtype=np.uint8), (0, 0), 2.0)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / folder / f"p{i}.png"), img)
+    return root
+
+
+@pytest.fixture(scope="session")
+def textured_faces() -> Callable[..., Path]:
+    """Factory ``(root, n=12, seed=0) -> root`` of :func:`write_textured_faces` (no ../shared needed)."""
+    return write_textured_faces

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -20,24 +19,13 @@ from mspt_pyiqa.train.ladder_data import LadderBatches, read_ladders
 SIZE, DETAIL = 32, 24
 
 
-def _faces(root: Path, n: int = 12) -> Path:
-    """A tiny faces folder of textured photos (scut: square; celebahq: non-square)."""
-    rng = np.random.default_rng(1)
-    for i in range(n):
-        folder, shape = ("scut", (70, 70)) if i % 2 else ("celebahq", (80, 64))
-        img = cv2.GaussianBlur(rng.integers(0, 256, (*shape, 3), dtype=np.uint8), (0, 0), 2.0)
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / folder / f"p{i}.png"), img)
-    return root
-
-
 def _rgb(path: Path) -> torch.Tensor:
     return torch.from_numpy(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float() / 255
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    faces = _faces(tmp_path_factory.mktemp("faces"))
+def built(tmp_path_factory, textured_faces):
+    faces = textured_faces(tmp_path_factory.mktemp("faces"), seed=1)
     out = tmp_path_factory.mktemp("ladders")
     NL.build_native_ladders(faces, out, [SIZE], photos=2, kinds=("gaussian_noise",), realworld_photos=0,
                             detail_size=DETAIL, progress=False)
@@ -127,7 +115,8 @@ def test_recipe_stage_with_detail_view(built, tmp_path, monkeypatch) -> None:
             "train": {"total_epoch": 1, "teacher": {"network": {"type": "MSPTNet", "test_img_size": SIZE}},
                       "ladder": {"meta_info_file": str(out / str(SIZE) / "ladders.csv"), "ladders_per_batch": 1,
                                  "augment": {"resize": [SIZE, SIZE]},
-                                 "cross_loss": {"type": "LadderRankLoss", "loss_weight": 1.0, "margin_per_gap": 0.1, "min_gap": 0.5}}},
+                                 "cross_loss": {"type": "LadderRankLoss", "loss_weight": 1.0, "margin_per_gap": 0.1, "min_gap": 0.5},
+                                 "view_weight": 0.5}},
             "logger": {"save_latest_freq": 100}}}],
     }
     path = tmp_path / "recipe.yml"
@@ -146,6 +135,7 @@ def test_recipe_stage_with_detail_view(built, tmp_path, monkeypatch) -> None:
     assert calls and all(c == (DETAIL, (DETAIL, DETAIL)) for c in calls)  # every training forward got the stored views
     result = json.loads((run / "1_tiny_detail_stage" / "result.json").read_text())
     assert math.isfinite(result["history"][-1]["l_ladder_cross"])
+    assert math.isfinite(result["history"][-1]["l_ladder_views"])  # each view ranked on its own too
     assert result["git_commit"]  # the commit the stage trained from, for the release's catalog entry
     # A stage finished before stages recorded their commit keeps the run's first commit on a rerun (e.g. to publish).
     result.pop("git_commit")
@@ -173,3 +163,16 @@ def test_detail_views_refuse_cropping_augments(built) -> None:
     with pytest.raises(MetaInfoError, match="with detail views .* augment may only use resize"):
         FaceIQADataset({"name": "a", "phase": "train", "meta_info_file": str(out / str(SIZE) / "anchors.csv"),
                         "augment": {"random_crop": 16}})
+
+
+def test_view_scores_average_to_the_score() -> None:
+    from mspt_pyiqa.archs.mspt_arch import MSPTNet
+
+    torch.manual_seed(0)
+    net = MSPTNet(pretrained=False, test_img_size=SIZE, detail_size=DETAIL).eval()
+    x = torch.rand(3, 3, 70, 50)
+    score, views, feats = net(x, return_views=True, return_features=True)
+    assert views.shape == (3, 2) and torch.allclose(views.mean(1, keepdim=True), score, atol=1e-6)
+    assert torch.allclose(score, net(x), atol=1e-6) and torch.allclose(feats, net.forward_features(x), atol=1e-6)
+    with pytest.raises(ValueError, match="return_views needs a network with a detail view"):
+        MSPTNet(pretrained=False, test_img_size=SIZE, detail_size=None)(x, return_views=True)

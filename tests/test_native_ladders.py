@@ -20,20 +20,9 @@ FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 SIZES = (32, 48)
 
 
-def _faces(root: Path, n: int = 12) -> Path:
-    """A tiny faces folder of textured photos (scut: square; celebahq: non-square)."""
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        folder, shape = ("scut", (70, 70)) if i % 2 else ("celebahq", (80, 64))
-        img = cv2.GaussianBlur(rng.integers(0, 256, (*shape, 3), dtype=np.uint8), (0, 0), 2.0)
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / folder / f"p{i}.png"), img)
-    return root
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    faces = _faces(tmp_path_factory.mktemp("faces"))
+def built(tmp_path_factory, textured_faces):
+    faces = textured_faces(tmp_path_factory.mktemp("faces"))
     out = tmp_path_factory.mktemp("ladders")
     res = NL.build_native_ladders(faces, out, SIZES, photos=3, kinds=("gaussian_noise", "jpeg"), progress=False)
     return faces, out, res
@@ -107,8 +96,8 @@ def test_rerun_writes_nothing_and_is_deterministic(built, tmp_path) -> None:
     assert res["images_written"] == 0 and (out / "32" / "ladders.csv").read_text() == before
 
 
-def test_bad_input_messages(tmp_path) -> None:
-    faces = _faces(tmp_path / "faces", n=4)
+def test_bad_input_messages(tmp_path, textured_faces) -> None:
+    faces = textured_faces(tmp_path / "faces", n=4)
     with pytest.raises(ValueError, match="unknown ladder kind"):
         NL.build_native_ladders(faces, tmp_path / "o", [32], kinds=("sharpen",), progress=False)
     with pytest.raises(ValueError, match="--size must be >= 16"):

@@ -29,7 +29,9 @@ def test_catalog_entries_are_complete() -> None:
     assert default is None or default in catalog
     for entry in catalog.values():
         assert len(entry.sha256) == 64
-        assert entry.input_size in (224, 336, 448, 512)
+        # Sizes MSPT runs at (multiples of the backbone's stride 32, at most the paper's 448 px + one step).
+        assert 160 <= entry.input_size <= 512 and entry.input_size % 32 == 0, entry
+        assert entry.detail_size is None or (160 <= entry.detail_size <= 512 and entry.detail_size % 32 == 0), entry
         assert entry.license and entry.training_data and entry.date
         assert (W.package_weights_dir() / entry.file).is_file(), f"{entry.file} listed but not shipped"
         assert W.sha256_file(W.package_weights_dir() / entry.file) == entry.sha256
@@ -44,6 +46,7 @@ def test_default_metric_loads_release_or_says_none() -> None:
         metric = pyiqa.create_metric("mspt_face", device="cpu")
         entry = W.load_catalog()[default]
         assert metric.net.test_img_size == entry.input_size
+        assert metric.net.detail_size == entry.detail_size  # the release's detail view travels with it
 
 
 def test_resolution_order(tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,13 +211,26 @@ class MSPTNet(nn.Module):
         return self.view_features(self.check_input(x), detail)
 
     def forward(self, x: torch.Tensor, return_features: bool = False,
-                detail: Optional[torch.Tensor] = None) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
+                detail: Optional[torch.Tensor] = None, return_views: bool = False) -> Union[torch.Tensor, Sequence[torch.Tensor]]:
         """Quality score ``(N, 1)``, higher is better (features ``(N, 1024)`` too if asked).
 
         ``detail``: pre-cut detail views ``(N, 3, D, D)`` in [0, 1] of the same images (training
-        batches); by default they are cut from ``x`` (see ``detail_size``).
+        batches); by default they are cut from ``x`` (see ``detail_size``). ``return_views`` (with a
+        detail view, no face alignment): also each view's own score, ``(N, 2)`` = (resized, detail),
+        whose mean is the score; training can rank each view on its own (``train.ladder.view_weight``).
         """
         x = self.check_input(x)
+        if return_views:
+            if self.detail_size is None:
+                raise ValueError("return_views needs a network with a detail view (detail_size)")
+            head = self.model.get_classifier()
+            g = self._pooled(x)
+            d = self._pooled(self.check_input(detail) if detail is not None
+                             else detail_view(x, self.detail_size, mode=self.resize_mode), resize=False)
+            views = torch.cat([head(g), head(d)], dim=1)
+            feats = 0.5 * (g + d)
+            score = head(feats)
+            return (score, views, feats) if return_features else (score, views)
         if self.align_crop_face == "auto" and detail is None:
             return self._forward_auto(x, return_features)
         face_missing: Optional[torch.Tensor] = None

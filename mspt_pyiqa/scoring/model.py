@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend

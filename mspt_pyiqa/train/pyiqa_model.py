@@ -210,6 +210,9 @@ class MSPTModel(GeneralIQAModel):
             from mspt_pyiqa.train.losses import build_ladder_losses
 
             self.ladder_rank, self.ladder_teacher, self.ladder_cross = build_ladder_losses(train_opt["ladder"])
+        # Each view of a two-view network also ranked on its own (weight x the ladder terms), so that
+        # neither view can leave a damage to the other.
+        self.view_weight = float((train_opt.get("ladder") or {}).get("view_weight") or 0.0)
         self.grad_clip_norm = float(train_opt.get("grad_clip_norm") or 0.0)
         decay = train_opt.get("ema_decay")
         self.net_ema = AveragedModel(bare, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True) if decay else None
@@ -297,13 +300,25 @@ class MSPTModel(GeneralIQAModel):
         mos = data["mos_label"].to(self.device).view(-1)
         group, anchor = data["ladder_group"].to(self.device), data["ladder_anchor"].to(self.device)
         detail = data["detail"].to(self.device) if "detail" in data else None
-        score = self.net(x, **self._detail_kw(self.net, detail)).view(-1)
+        kw = self._detail_kw(self.net, detail)
+        views = None
+        if self.view_weight and kw:
+            score, views = self.net(x, return_views=True, **kw)
+            score = score.view(-1)
+        else:
+            score = self.net(x, **kw).view(-1)
         losses = self.objective.label_losses(score, mos)
         losses["l_ladder_rank"] = self.ladder_rank(score, mos, group, anchor)
         if self.ladder_teacher is not None:
             losses["l_ladder_teacher"] = self.ladder_teacher(score, data["teacher_score"].to(self.device).view(-1), mos, group)
         if self.ladder_cross is not None:  # one ranking over every photo and kind of the batch
             losses["l_ladder_cross"] = self.ladder_cross(score, -data["ladder_severity"].to(self.device).view(-1))
+        if views is not None:
+            view_loss = sum(self.ladder_rank(views[:, i], mos, group, anchor) for i in range(views.shape[1]))
+            if self.ladder_cross is not None:
+                sev = -data["ladder_severity"].to(self.device).view(-1)
+                view_loss = view_loss + sum(self.ladder_cross(views[:, i], sev) for i in range(views.shape[1]))
+            losses["l_ladder_views"] = self.view_weight * view_loss / views.shape[1]
         return losses
 
     def optimize_ladder(self, data: Dict[str, torch.Tensor]) -> Dict[str, float]:

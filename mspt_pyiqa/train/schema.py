@@ -142,6 +142,7 @@ LADDER = {
     "cross_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("LadderRankLoss",)), "loss_weight": _num(),
                                                        "margin": _num(), "min_gap": _num(0, min_exclusive=True),
                                                        "margin_per_gap": _num(0)}),
+    "view_weight": _num(0),
 }
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),

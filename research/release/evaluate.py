@@ -22,7 +22,7 @@ from scipy import stats
 from mspt_pyiqa.archs import MSPTNet
 from mspt_pyiqa.corpus.typical import chroma
 from research.release.pools import Pool
-from mspt_pyiqa.weights import load_catalog, load_mspt_weights, read_checkpoint
+from mspt_pyiqa.weights import load_catalog, read_checkpoint
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -45,14 +45,17 @@ def model_spec_error(spec: str) -> Optional[str]:
 
 
 def load_net(spec: str) -> MSPTNet:
-    """The network of a ``--model`` spec (see :func:`model_spec_error`), in eval mode, scoring
-    at the resolution it is given (``test_img_size=None``)."""
+    """The network of a ``--model`` spec (see :func:`model_spec_error`), in eval mode.
+
+    A catalog release scores as ``create_metric`` runs it: its own input size and detail view
+    (for the 224 px releases and pools this is the pool's resolution, as before). ``NAME=CHECKPOINT``
+    scores at the resolution it is given (``test_img_size=None``), with no detail view.
+    """
     name, sep, path = spec.partition("=")
+    if not sep:
+        return MSPTNet(weights_name=name).eval()
     net = MSPTNet(pretrained=False, test_img_size=None)
-    if sep:
-        net.load_state_dict(read_checkpoint(Path(path)))
-    else:
-        load_mspt_weights(net, weights_name=name)
+    net.load_state_dict(read_checkpoint(Path(path)))
     return net.eval()
 
 
