@@ -176,3 +176,20 @@ def test_view_scores_average_to_the_score() -> None:
     assert torch.allclose(score, net(x), atol=1e-6) and torch.allclose(feats, net.forward_features(x), atol=1e-6)
     with pytest.raises(ValueError, match="return_views needs a network with a detail view"):
         MSPTNet(pretrained=False, test_img_size=SIZE, detail_size=None)(x, return_views=True)
+
+
+def test_max_short_side_keeps_the_smaller_photos_ladders(built, tmp_path) -> None:
+    from mspt_pyiqa.data.meta import MetaInfoError
+
+    _, out = built
+    csv_path = out / str(SIZE) / "ladders.csv"
+    frame = pd.read_csv(csv_path)
+    smallest = int(frame["short_side"].min())
+    lad = read_ladders(csv_path, max_short_side=smallest)
+    kept = {int(s) for s in frame[frame["short_side"] <= smallest]["short_side"]}
+    assert kept == {smallest} and len(lad.paths) == int((frame["short_side"] <= smallest).sum()) < len(frame)
+    assert len(LadderBatches({"meta_info_file": str(csv_path), "max_short_side": smallest}).ladders.ladders) == len(lad.ladders)
+    frame.drop(columns=["short_side"]).assign(dist_img=[str(out / str(SIZE) / p) for p in frame["dist_img"]]).to_csv(
+        tmp_path / "l.csv", index=False)
+    with pytest.raises(MetaInfoError, match="max_short_side needs a 'short_side' column"):
+        read_ladders(tmp_path / "l.csv", max_short_side=500)

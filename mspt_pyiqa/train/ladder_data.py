@@ -64,14 +64,23 @@ class Ladders:
         return self._index.get((int(photo), int(kind)))
 
 
-def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, split_value: Optional[str] = None) -> Ladders:
-    """The ladders of a meta-info CSV (see module docstring); one-line errors name the file."""
+def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, split_value: Optional[str] = None,
+                 max_short_side: Optional[int] = None) -> Ladders:
+    """The ladders of a meta-info CSV (see module docstring); one-line errors name the file.
+
+    ``max_short_side``: keep only the rows whose photo was degraded at a short side of at most
+    that many px (the ``short_side`` column of ``mspt-face corpus native-ladders``).
+    """
     meta = Path(meta_info_file)
     frame = read_meta_csv(meta)
     if "level" not in frame.columns:
         raise MetaInfoError(f"{meta}: ladder CSV needs a 'level' column (0 = the clean photo), columns: {list(frame.columns)}")
     if split_value is not None and "split" in frame.columns:
         frame = frame[frame["split"].astype(str) == str(split_value)]
+    if max_short_side is not None:
+        if "short_side" not in frame.columns:
+            raise MetaInfoError(f"{meta}: max_short_side needs a 'short_side' column (mspt-face corpus native-ladders writes one)")
+        frame = frame[pd.to_numeric(frame["short_side"], errors="coerce") <= int(max_short_side)]
     frame = frame.reset_index(drop=True)
     if frame.empty:
         raise MetaInfoError(f"{meta}: no ladder rows" + (f" in split {split_value!r}" if split_value else ""))
@@ -196,7 +205,8 @@ class LadderBatches:
     """
 
     def __init__(self, opt: Mapping[str, Any]) -> None:
-        self.ladders = read_ladders(Path(opt["meta_info_file"]), opt.get("dataroot_target"), opt.get("split_value"))
+        self.ladders = read_ladders(Path(opt["meta_info_file"]), opt.get("dataroot_target"), opt.get("split_value"),
+                                    opt.get("max_short_side"))
         self.per_batch = int(opt.get("ladders_per_batch", 12))
         self.kind_p = kind_probabilities(self.ladders.kinds, opt.get("kind_weights"))
         augment = opt.get("augment") or {}

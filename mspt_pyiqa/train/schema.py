@@ -143,6 +143,7 @@ LADDER = {
                                                        "margin": _num(), "min_gap": _num(0, min_exclusive=True),
                                                        "margin_per_gap": _num(0)}),
     "view_weight": _num(0),
+    "max_short_side": _int(16),
 }
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),
