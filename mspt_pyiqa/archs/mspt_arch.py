@@ -187,8 +187,9 @@ class MSPTNet(nn.Module):
         x = self.preprocess(x) if resize else (x - self.mean.to(x)) / self.std.to(x)
         return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
 
-    def view_features(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Features ``(N, 1024)`` the head scores: the resized view's, averaged with the detail view's.
+    def _view_pair(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None
+                   ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Pooled features ``(N, 1024)`` of the resized view and of the detail view (``None`` without one).
 
         ``detail``: the detail views ``(N, 3, D, D)`` when already cut (training data stores
         them, :mod:`mspt_pyiqa.corpus.native_ladders`); ``None`` cuts them from ``x`` with
@@ -196,15 +197,21 @@ class MSPTNet(nn.Module):
         """
         feats = self._pooled(x)
         if self.detail_size is None:
-            return feats
+            return feats, None
         if detail is None:
             detail = detail_view(x, self.detail_size, mode=self.resize_mode)
         else:
             detail = self.check_input(detail)
             if detail.shape[0] != x.shape[0]:
                 raise ValueError(f"detail views: {detail.shape[0]} for a batch of {x.shape[0]} images")
+        return feats, self._pooled(detail, resize=False)
+
+    def view_features(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Features ``(N, 1024)`` the head scores: the resized view's, averaged with the detail view's
+        (``detail`` as in :meth:`_view_pair`)."""
+        g, d = self._view_pair(x, detail)
         # The head is linear: scoring the mean feature = the mean of the two views' scores.
-        return 0.5 * (feats + self._pooled(detail, resize=False))
+        return g if d is None else 0.5 * (g + d)
 
     def forward_features(self, x: torch.Tensor, detail: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Pooled pre-logit features ``(N, 1024)`` for an input in [0, 1] (both views' mean with a detail view)."""
@@ -224,9 +231,7 @@ class MSPTNet(nn.Module):
             if self.detail_size is None:
                 raise ValueError("return_views needs a network with a detail view (detail_size)")
             head = self.model.get_classifier()
-            g = self._pooled(x)
-            d = self._pooled(self.check_input(detail) if detail is not None
-                             else detail_view(x, self.detail_size, mode=self.resize_mode), resize=False)
+            g, d = self._view_pair(x, detail)
             views = torch.cat([head(g), head(d)], dim=1)
             feats = 0.5 * (g + d)
             score = head(feats)
