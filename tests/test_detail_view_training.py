@@ -174,6 +174,8 @@ def test_view_scores_average_to_the_score() -> None:
     score, views, feats = net(x, return_views=True, return_features=True)
     assert views.shape == (3, 2) and torch.allclose(views.mean(1, keepdim=True), score, atol=1e-6)
     assert torch.allclose(score, net(x), atol=1e-6) and torch.allclose(feats, net.forward_features(x), atol=1e-6)
+    with pytest.raises(ValueError, match="detail views: 2 for a batch of 3 images"):
+        net(x, return_views=True, detail=torch.rand(2, 3, DETAIL, DETAIL))
     with pytest.raises(ValueError, match="return_views needs a network with a detail view"):
         MSPTNet(pretrained=False, test_img_size=SIZE, detail_size=None)(x, return_views=True)
 
