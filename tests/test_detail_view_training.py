@@ -195,3 +195,27 @@ def test_max_short_side_keeps_the_smaller_photos_ladders(built, tmp_path) -> Non
         tmp_path / "l.csv", index=False)
     with pytest.raises(MetaInfoError, match="max_short_side needs a 'short_side' column"):
         read_ladders(tmp_path / "l.csv", max_short_side=500)
+
+
+def test_max_short_side_per_kind_limits_only_the_named_kinds(built, tmp_path) -> None:
+    from mspt_pyiqa.data.meta import MetaInfoError
+    from mspt_pyiqa.train.schema import LADDER, check_mapping
+
+    _, out = built
+    csv_path = out / str(SIZE) / "ladders.csv"
+    frame = pd.read_csv(csv_path)
+    kinds = sorted(frame["degradation"].unique())
+    limited, free = kinds[0], kinds[1:]
+    smallest = int(frame["short_side"].min())
+    lad = read_ladders(csv_path, max_short_side={limited: smallest})
+    keep = (frame["degradation"] != limited) | (frame["short_side"] <= smallest)
+    assert len(lad.paths) == int(keep.sum())
+    assert set(free) <= set(lad.kinds)  # every ladder of the other kinds is kept
+    with pytest.raises(MetaInfoError, match=r"names kinds the ladders do not have: \['no_such_kind'\]"):
+        read_ladders(csv_path, max_short_side={"no_such_kind": 500})
+    problems: list = []
+    check_mapping({"meta_info_file": "l.csv", "max_short_side": {limited: 640}}, LADDER, "train.ladder", problems)
+    check_mapping({"meta_info_file": "l.csv", "max_short_side": 640}, LADDER, "train.ladder", problems)
+    assert problems == []
+    check_mapping({"meta_info_file": "l.csv", "max_short_side": {limited: "big"}}, LADDER, "train.ladder", problems)
+    assert problems and f"train.ladder.max_short_side.{limited}" in problems[0]

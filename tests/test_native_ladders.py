@@ -169,3 +169,29 @@ def test_ladder_recipe_without_val_set_finishes_with_cross_loss(built, tmp_path,
     assert any("no forgetting table" in r.getMessage() for r in caplog.records)
     result = json.loads((run / "1_tiny_native_stage" / "result.json").read_text())
     assert math.isfinite(result["history"][-1]["l_ladder_cross"]) and result["history"][-1]["l_ladder_cross"] > 0
+
+
+def test_photometric_anchors_join_the_anchor_set(tmp_path, textured_faces) -> None:
+    faces = textured_faces(tmp_path / "faces")
+    out = tmp_path / "o"
+    res = NL.build_native_ladders(faces, out, [32], photos=2, kinds=("jpeg",), progress=False, detail_size=24,
+                                  photometric_anchors=3)
+    anchors = pd.read_csv(out / "32" / "anchors.csv")
+    photo = anchors[anchors["kind"].isin(NL.PHOTOMETRIC_KINDS)]
+    assert res["anchors"] == 2 + 6 and len(photo) == 6  # 2 clean photos + 3 photometric versions of each
+    assert set(photo["source_id"]) == set(anchors[anchors["kind"] == "clean"]["source_id"])
+    for _, row in photo.iterrows():
+        img = cv2.imread(str(out / "32" / row["dist_img"]))
+        det = cv2.imread(str(out / "32" / row["detail_img"]))
+        assert img.shape == (32, 32, 3) and det.shape == (24, 24, 3)
+        clean = cv2.imread(str(out / "32" / anchors[(anchors["kind"] == "clean") & (anchors["source_id"] == row["source_id"])]
+                                 ["dist_img"].iloc[0]))
+        assert np.abs(img.astype(int) - clean.astype(int)).mean() > 1.0  # damaged, not a copy
+    kinds = [NL.photometric_draw("scut/a.jpg", i, 0) for i in range(40)]
+    assert {k for k, _, _ in kinds} == set(NL.PHOTOMETRIC_KINDS)  # every kind is drawn
+    assert all(NL.PHOTOMETRIC_SEVERITY[0] <= s <= NL.PHOTOMETRIC_SEVERITY[1] for _, s, _ in kinds)
+    again = NL.build_native_ladders(faces, out, [32], photos=2, kinds=("jpeg",), progress=False, detail_size=24,
+                                    photometric_anchors=3)
+    assert again["images_written"] == 0 and pd.read_csv(out / "32" / "anchors.csv").equals(anchors)
+    with pytest.raises(ValueError, match="--photometric-anchors must be >= 0"):
+        NL.build_native_ladders(faces, out, [32], photometric_anchors=-1, progress=False)

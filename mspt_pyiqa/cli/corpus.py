@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     n.add_argument("--detail-size", type=int, default=None,
                    help="also write each image's detail view (the centre square of this many px at native resolution), "
                         "for a release with a detail view")
+    n.add_argument("--photometric-anchors", type=int, default=0, metavar="N",
+                   help="also add N versions of every train photo with exposure, contrast, saturation or colour-cast "
+                        "damage to anchors.csv, so a teacher's scores on them are held (default 0)")
     n.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
     n.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s = sub.add_parser("show-stage", help="print a stage config as YAML")
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             res = build_native_ladders(args.faces, out, args.size, photos=args.photos, realworld_photos=args.realworld_photos,
                                        seed=args.seed, workers=args.workers, progress=not args.no_progress,
-                                       detail_size=args.detail_size)
+                                       detail_size=args.detail_size, photometric_anchors=args.photometric_anchors)
             print(f"{res['photos']} photos, {res['ladders']} ladders, {res['anchors']} anchors, "
                   f"{res['images_written']} images written, {time.perf_counter() - t0:.1f} s; "
                   + ", ".join(f"{k} px: {v}" for k, v in res["csv"].items()))

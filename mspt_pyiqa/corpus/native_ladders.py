@@ -16,13 +16,22 @@ Layout under ``--out`` (one folder per stage size ``S``)::
     <S>/images/<set>/<stem>/<kind>_<level>.png      # level 0 = the clean photo of that ladder
     <S>/ladders.csv    dist_img, mos, ladder_id, level, source_id, degradation, short_side, value, severity
     <S>/anchors.csv    dist_img, mos (empty), source_id, kind: every ladder's clean image, plus
-                       real-world photos (All-Age-Faces train split) at their own resolution
+                       real-world photos (All-Age-Faces train split) at their own resolution, plus
+                       with ``photometric_anchors`` N: N photometric versions of every train photo
     detail<D>/images/<set>/<stem>/...                # with detail_size D: each image's detail view
 
 With ``detail_size`` D (``--detail-size``) every image also gets its detail view
 (:func:`mspt_pyiqa.preprocess.detail_view`: the centre D x D square at the native resolution the
 ladder was degraded at), the second input of a release with a detail view; both CSVs then carry
 a ``detail_img`` column, relative to the size folder (``../detail<D>/images/...``).
+
+Photometric anchors (``--photometric-anchors N``): the ladders hold only damage that depends on
+scale (blur, noise, compression, resampling); exposure, contrast, saturation and colour casts
+are left to the teacher. Each train photo gets N versions with one of :data:`PHOTOMETRIC_KINDS`
+(drawn per photo and index, seeded) at a severity drawn from [0.1, 1] (the corpus's
+``mspt_pyiqa.degrade`` scale), applied at the photo's own resolution (these kinds act per pixel
+or globally, so the size does not matter), then resized like every other image. They join
+``anchors.csv`` with their kind, so a teacher's scores on them are held as on the clean photos.
 
 ``mos`` of a ladder row is ``1 - level / (levels + 1)`` (higher = better): only its order
 inside a ladder is meant (``LadderRankLoss``). ``severity`` puts every row on one scale across
@@ -69,6 +78,10 @@ LADDER_COLUMNS = ("dist_img", "mos", "ladder_id", "level", "source_id", "degrada
 ANCHOR_COLUMNS = ("dist_img", "mos", "source_id", "kind")
 #: The real-world set whose train photos join the anchors (mixed quality, no ladders).
 REALWORLD_SET = "aaf"
+#: Kinds of the photometric anchors: the corpus's damage that the ladders do not cover.
+PHOTOMETRIC_KINDS: Tuple[str, ...] = ("overexposure", "underexposure", "contrast_loss", "saturation", "colour_cast")
+#: Severity range of a photometric anchor on the ``mspt_pyiqa.degrade`` scale (the corpus's levels span 0.1-1).
+PHOTOMETRIC_SEVERITY: Tuple[float, float] = (0.1, 1.0)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class LadderTask:
     sizes: Tuple[int, ...]
     seed: int
     detail_size: Optional[int] = None
+    photometric: int = 0  # photometric anchors of this photo
 
 
 def detail_folder(size: int) -> str:
@@ -198,10 +212,48 @@ def _anchor_image(source: Source, out: Path, sizes: Sequence[int], detail_size: 
     return written
 
 
+def photometric_draw(source_id: str, index: int, seed: int) -> Tuple[str, float, int]:
+    """``(kind, severity, degradation seed)`` of photometric anchor ``index`` of a photo."""
+    h = stable_hash(f"photometric-anchor|{source_id}|{index}", seed) & _MASK
+    rng = np.random.default_rng(h)
+    kind = PHOTOMETRIC_KINDS[int(rng.integers(len(PHOTOMETRIC_KINDS)))]
+    return kind, round(float(rng.uniform(*PHOTOMETRIC_SEVERITY)), 4), int(rng.integers(1 << 62))
+
+
+def photometric_name(source: Source, index: int, seed: int) -> str:
+    """Path of one photometric anchor relative to a size folder."""
+    return f"images/{_stem(source)}/{photometric_draw(source.source_id, index, seed)[0]}_anchor{index}.png"
+
+
+def _photometric_anchors(source: Source, count: int, seed: int, out: Path, sizes: Sequence[int],
+                         detail_size: Optional[int] = None) -> int:
+    """Write the photometric anchors of one photo that are missing; returns how many files were written."""
+    from mspt_pyiqa import degrade
+
+    folders = [str(s) for s in sizes] + ([detail_folder(detail_size)] if detail_size else [])
+    written, photo = 0, None
+    for i in range(count):
+        name = photometric_name(source, i, seed)
+        if all((out / f / name).is_file() for f in folders):
+            continue
+        if photo is None:
+            photo = center_square(load_rgb(source.path))
+        kind, severity, dseed = photometric_draw(source.source_id, i, seed)
+        x = native.to_tensor(degrade.apply(photo, kind, severity, np.random.default_rng(dseed))).unsqueeze(0)
+        for size in sizes:
+            atomic_write_bytes(out / str(size) / name, _png(resize_to_test_size(x, size)[0]))
+            written += 1
+        if detail_size:
+            atomic_write_bytes(out / detail_folder(detail_size) / name, _png(detail_view(x, detail_size)[0]))
+            written += 1
+    return written
+
+
 def _work(job: Tuple[str, object, Path, Tuple[int, ...], Optional[int]]) -> int:
     kind, payload, out, sizes, detail_size = job
     if kind == "ladders":
-        return make_ladders(payload, out)  # type: ignore[arg-type]
+        task: LadderTask = payload  # type: ignore[assignment]
+        return make_ladders(task, out) + _photometric_anchors(task.source, task.photometric, task.seed, out, sizes, detail_size)
     return _anchor_image(payload, out, sizes, detail_size)  # type: ignore[arg-type]
 
 
@@ -212,7 +264,8 @@ def _csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
 def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: Optional[int] = None,
                          sets: Sequence[str] = DEFAULT_SETS, kinds: Sequence[str] = tuple(TRAIN_LEVELS),
                          realworld_photos: int = 0, seed: int = 0, workers: int = 1,
-                         progress: bool = True, detail_size: Optional[int] = None) -> Dict[str, object]:
+                         progress: bool = True, detail_size: Optional[int] = None,
+                         photometric_anchors: int = 0) -> Dict[str, object]:
     """Write the ladders and anchors of ``photos`` train photos at every size (see module docstring).
 
     Returns ``{"photos", "ladders", "images_written", "csv": {size: path}}``. Raises
@@ -227,9 +280,11 @@ def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: O
         raise ValueError(f"--size must be >= 16 px, got {list(sizes)}")
     if detail_size is not None and int(detail_size) < 16:
         raise ValueError(f"--detail-size must be >= 16 px, got {detail_size}")
+    if int(photometric_anchors) < 0:
+        raise ValueError(f"--photometric-anchors must be >= 0, got {photometric_anchors}")
     chosen = split_photos(faces, sets, "train", photos, seed)
     real = split_photos(faces, [REALWORLD_SET], "train", realworld_photos, seed) if realworld_photos else []
-    tasks = [LadderTask(s, tuple(kinds), sizes, seed, detail_size) for s in chosen]
+    tasks = [LadderTask(s, tuple(kinds), sizes, seed, detail_size, int(photometric_anchors)) for s in chosen]
     jobs = [("ladders", t, Path(out), sizes, detail_size) for t in tasks] + [("anchor", s, Path(out), sizes, detail_size) for s in real]
     written = 0
     if workers > 1:
@@ -241,6 +296,8 @@ def build_native_ladders(faces: Path, out: Path, sizes: Sequence[int], photos: O
             written += _work(job)
     rows = [r for t in tasks for r in ladder_rows(t)]
     anchors = [{"dist_img": r["dist_img"], "mos": "", "source_id": r["source_id"], "kind": "clean"} for r in rows if r["level"] == 0]
+    anchors += [{"dist_img": photometric_name(t.source, i, seed), "mos": "", "source_id": t.source.source_id,
+                 "kind": photometric_draw(t.source.source_id, i, seed)[0]} for t in tasks for i in range(t.photometric)]
     anchors += [{"dist_img": f"images/{_stem(s)}/photo.png", "mos": "", "source_id": s.source_id, "kind": "realworld"} for s in real]
     ladder_cols, anchor_cols = list(LADDER_COLUMNS), list(ANCHOR_COLUMNS)
     if detail_size:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -64,12 +64,32 @@ class Ladders:
         return self._index.get((int(photo), int(kind)))
 
 
+def _limit_short_side(frame: pd.DataFrame, meta: Path, limit: Union[int, Mapping[str, int]]) -> pd.DataFrame:
+    """The rows of ``frame`` within ``limit`` (see :func:`read_ladders`); errors name ``meta``."""
+    if "short_side" not in frame.columns:
+        raise MetaInfoError(f"{meta}: max_short_side needs a 'short_side' column (mspt-face corpus native-ladders writes one)")
+    short = pd.to_numeric(frame["short_side"], errors="coerce")
+    if not isinstance(limit, Mapping):
+        return frame[short <= int(limit)]
+    if "degradation" not in frame.columns:
+        raise MetaInfoError(f"{meta}: max_short_side per kind needs a 'degradation' column")
+    kind = frame["degradation"].astype(str)
+    unknown = sorted(set(map(str, limit)) - set(kind))
+    if unknown:
+        raise MetaInfoError(f"{meta}: max_short_side names kinds the ladders do not have: {unknown} (kinds: {sorted(set(kind))})")
+    named = kind.isin([str(k) for k in limit])
+    cap = kind.map({str(k): float(v) for k, v in limit.items()})
+    return frame[~named | (short <= cap)]
+
+
 def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, split_value: Optional[str] = None,
-                 max_short_side: Optional[int] = None) -> Ladders:
+                 max_short_side: Union[None, int, Mapping[str, int]] = None) -> Ladders:
     """The ladders of a meta-info CSV (see module docstring); one-line errors name the file.
 
     ``max_short_side``: keep only the rows whose photo was degraded at a short side of at most
-    that many px (the ``short_side`` column of ``mspt-face corpus native-ladders``).
+    that many px (the ``short_side`` column of ``mspt-face corpus native-ladders``); a mapping
+    ``{kind: px}`` limits only the ladders of the kinds it names (the ``degradation`` column),
+    e.g. to drop the large photos' blur ladders but keep their noise and JPEG ones.
     """
     meta = Path(meta_info_file)
     frame = read_meta_csv(meta)
@@ -78,9 +98,7 @@ def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, s
     if split_value is not None and "split" in frame.columns:
         frame = frame[frame["split"].astype(str) == str(split_value)]
     if max_short_side is not None:
-        if "short_side" not in frame.columns:
-            raise MetaInfoError(f"{meta}: max_short_side needs a 'short_side' column (mspt-face corpus native-ladders writes one)")
-        frame = frame[pd.to_numeric(frame["short_side"], errors="coerce") <= int(max_short_side)]
+        frame = _limit_short_side(frame, meta, max_short_side)
     frame = frame.reset_index(drop=True)
     if frame.empty:
         raise MetaInfoError(f"{meta}: no ladder rows" + (f" in split {split_value!r}" if split_value else ""))

@@ -143,7 +143,8 @@ LADDER = {
                                                        "margin": _num(), "min_gap": _num(0, min_exclusive=True),
                                                        "margin_per_gap": _num(0)}),
     "view_weight": _num(0),
-    "max_short_side": _int(16),
+    # px, for every kind, or {kind: px} for the kinds named (read_ladders)
+    "max_short_side": F((int, dict), min=16, open_keys=True, each=_int(16)),
 }
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),

@@ -67,21 +67,32 @@ def by_band(rows: List[Dict[str, object]], column: str, kind: str, lower_better:
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_args(p: argparse.ArgumentParser) -> None:
+    """``--weights``, ``--cache`` and ``--arm`` (shared with ``view_size_grid.py``)."""
     p.add_argument("--weights", type=Path, required=True, help="MSPT checkpoint")
     p.add_argument("--cache", type=Path, default=REPO / "runs" / "native_scale" / "levels-d233da39ed",
                    help="the yardstick's cache folder (scores.csv + images/)")
     p.add_argument("--arm", default="realworld", choices=["native", "realworld"])
+
+
+def arm_rows(cache: Path, arm: str) -> List[Dict[str, str]]:
+    """The rows of one arm of the yardstick cache's ``scores.csv``; exits if NIQE is missing."""
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))  # 1 by default: a busy core stalls more threads
+    with open(cache / "scores.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["arm"] == arm]
+    if any("niqe" not in r or r["niqe"] in ("", None) for r in rows):
+        raise SystemExit("the cache has no NIQE score for every image: run eval/native_scale.py on it first")
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common_args(p)
     p.add_argument("--size", type=int, default=320, help="side of both views (px)")
     p.add_argument("--zoom", type=int, default=None, help="cut the detail view from the image resized to at most this short side")
     p.add_argument("--out", type=Path, required=True, help="report path without extension")
     args = p.parse_args(argv)
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))  # 1 by default: a busy core stalls more threads
-    with open(args.cache / "scores.csv", newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f) if r["arm"] == args.arm]
-    if any("niqe" not in r or r["niqe"] in ("", None) for r in rows):
-        raise SystemExit("the cache has no NIQE score for every image: run eval/native_scale.py on it first")
+    rows = arm_rows(args.cache, args.arm)
     score_views(rows, args.cache, args.weights, args.size, args.zoom)
     kinds = list(YARDSTICK_LEVELS)
     figures: Dict[str, Dict[str, float]] = {}

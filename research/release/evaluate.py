@@ -32,11 +32,21 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def _split_views(path: str) -> Tuple[str, Optional[Tuple[int, Optional[int]]]]:
+    """``"file@S+D"`` -> ``("file", (S, D))``; ``"file@S"`` -> ``("file", (S, None))``; else ``(path, None)``."""
+    head, at, views = path.rpartition("@")
+    size, plus, detail = views.partition("+")
+    if at and size.isdigit() and (not plus or detail.isdigit()):
+        return head, (int(size), int(detail) if plus else None)
+    return path, None
+
+
 def model_spec_error(spec: str) -> Optional[str]:
     """Why ``spec`` names no model (``None`` if it does): a catalog release name, or
-    ``NAME=CHECKPOINT`` with an existing checkpoint file (the ``--model`` of the eval harnesses)."""
+    ``NAME=CHECKPOINT`` with an existing checkpoint file, optionally ``NAME=CHECKPOINT@S`` or
+    ``@S+D`` (the ``--model`` of the eval harnesses)."""
     name, sep, path = spec.partition("=")
-    if sep and Path(path).is_file():
+    if sep and Path(_split_views(path)[0]).is_file():
         return None
     releases = load_catalog()
     if not sep and name in releases:
@@ -49,12 +59,16 @@ def load_net(spec: str) -> MSPTNet:
 
     A catalog release scores as ``create_metric`` runs it: its own input size and detail view
     (for the 224 px releases and pools this is the pool's resolution, as before). ``NAME=CHECKPOINT``
-    scores at the resolution it is given (``test_img_size=None``), with no detail view.
+    scores at the resolution it is given (``test_img_size=None``), with no detail view;
+    ``NAME=CHECKPOINT@S+D`` at ``S`` px with a ``D`` px detail view (``@S``: no detail view), as
+    ``create_metric`` would run a release of that checkpoint with that metadata.
     """
     name, sep, path = spec.partition("=")
     if not sep:
         return MSPTNet(weights_name=name).eval()
-    net = MSPTNet(pretrained=False, test_img_size=None)
+    path, views = _split_views(path)
+    size, detail = views if views else (None, None)
+    net = MSPTNet(pretrained=False, test_img_size=size, detail_size=detail)
     net.load_state_dict(read_checkpoint(Path(path)))
     return net.eval()
 

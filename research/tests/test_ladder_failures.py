@@ -113,3 +113,12 @@ def test_model_specs_name_a_release_or_an_existing_checkpoint(tmp_path: Path) ->
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(got(x), net(x))
+    assert model_spec_error(f"mine={ck}@40+32") is None and "'x=" in model_spec_error(f"x={tmp_path / 'missing.pth'}@40")
+    two = load_net(f"mine={ck}@40+32")
+    assert (two.test_img_size, two.detail_size) == (40, 32)
+    want = MSPTNet(pretrained=False, test_img_size=40, detail_size=32).eval()
+    want.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert torch.equal(two(x), want(x))
+    one = load_net(f"mine={ck}@40")
+    assert (one.test_img_size, one.detail_size) == (40, None)
