@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from mspt_pyiqa import degrade
 from mspt_pyiqa.bench import native
 from mspt_pyiqa.bench.native_run import DEFAULT_SETS, SPLIT_FRACTIONS, SPLIT_SEED
 from mspt_pyiqa.corpus import sources
@@ -228,8 +229,6 @@ def photometric_name(source: Source, index: int, seed: int) -> str:
 def _photometric_anchors(source: Source, count: int, seed: int, out: Path, sizes: Sequence[int],
                          detail_size: Optional[int] = None) -> int:
     """Write the photometric anchors of one photo that are missing; returns how many files were written."""
-    from mspt_pyiqa import degrade
-
     folders = [str(s) for s in sizes] + ([detail_folder(detail_size)] if detail_size else [])
     written, photo = 0, None
     for i in range(count):
