@@ -3,6 +3,8 @@
     mspt-face corpus build --faces ../shared/data/faces --out /data/mspt_corpus
     mspt-face corpus build --faces ... --out ... --stages stage1 --levels   # test-split ladders
     mspt-face corpus native-ladders --faces ../shared/data/faces --out /data/native --size 224 --size 336
+    mspt-face corpus metric-views --meta /data/c224/stage3_224_levels_train.csv --out /data/c224_views \
+        --size 320 --detail-size 320 --ladders                             # as a 320 px release sees it
     mspt-face corpus show-stage stage2                                     # print a config
 
 Images and CSVs go to ``--out`` (keep it outside the repository).
@@ -54,6 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "damage to anchors.csv, so a teacher's scores on them are held (default 0)")
     n.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
     n.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    m = sub.add_parser("metric-views", help="write a meta-info CSV's images as a release of a given input size sees them")
+    m.add_argument("--meta", required=True, type=Path, help="meta-info CSV (e.g. a corpus stage or its --levels ladders)")
+    m.add_argument("--out", required=True, type=Path, help="output folder (outside the repository)")
+    m.add_argument("--size", required=True, type=int, help="the release's input size in px (short side)")
+    m.add_argument("--detail-size", type=int, default=None, help="also write each image's detail view of this many px")
+    m.add_argument("--ladders", action="store_true",
+                   help="the CSV is the corpus's --levels layout: write explicit ladders for train.ladder")
+    m.add_argument("--dataroot", type=Path, default=None, help="folder the CSV's paths are relative to (default: its own)")
+    m.add_argument("--workers", type=int, default=1, help="processes (identical output for any value)")
+    m.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     s = sub.add_parser("show-stage", help="print a stage config as YAML")
     s.add_argument("stage", help="built-in stage name or YAML path")
 
@@ -83,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{res['photos']} photos, {res['ladders']} ladders, {res['anchors']} anchors, "
                   f"{res['images_written']} images written, {time.perf_counter() - t0:.1f} s; "
                   + ", ".join(f"{k} px: {v}" for k, v in res["csv"].items()))
+            return 0
+        if args.corpus_command == "metric-views":
+            from mspt_pyiqa.corpus.metric_views import build_metric_views
+
+            t0 = time.perf_counter()
+            res = build_metric_views(args.meta, out, args.size, detail_size=args.detail_size, ladders=args.ladders,
+                                     dataroot=args.dataroot, workers=args.workers, progress=not args.no_progress)
+            print(f"{res['csv']}: {res['rows']} rows, {res['images']} images, {res['files_written']} files written, "
+                  f"{time.perf_counter() - t0:.1f} s")
             return 0
         from mspt_pyiqa.corpus.builder import build_stage
 

@@ -141,7 +141,7 @@ def center_square(img: np.ndarray) -> np.ndarray:
     return img[top:top + s, left:left + s]
 
 
-def _png(batch_img) -> bytes:
+def png_bytes(batch_img) -> bytes:
     """(3, S, S) float in [0, 1] -> PNG bytes (rounded to 8 bits)."""
     arr = (batch_img.clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).numpy())
     ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR))
@@ -184,14 +184,14 @@ def make_ladders(task: LadderTask, out: Path) -> int:
             for lv in range(view.shape[0]):
                 dest = out / str(size) / image_name(task.source, kind, lv)
                 if not dest.is_file():
-                    atomic_write_bytes(dest, _png(view[lv]))
+                    atomic_write_bytes(dest, png_bytes(view[lv]))
                     written += 1
         if task.detail_size:
             view = detail_view(ladder, task.detail_size)  # the metric's detail view of the native-size ladder
             for lv in range(view.shape[0]):
                 dest = out / detail_folder(task.detail_size) / image_name(task.source, kind, lv)
                 if not dest.is_file():
-                    atomic_write_bytes(dest, _png(view[lv]))
+                    atomic_write_bytes(dest, png_bytes(view[lv]))
                     written += 1
     return written
 
@@ -205,10 +205,10 @@ def _anchor_image(source: Source, out: Path, sizes: Sequence[int], detail_size: 
         return 0
     x = native.to_tensor(center_square(load_rgb(source.path))).unsqueeze(0)
     for size in missing:
-        atomic_write_bytes(out / str(size) / name, _png(resize_to_test_size(x, size)[0]))
+        atomic_write_bytes(out / str(size) / name, png_bytes(resize_to_test_size(x, size)[0]))
         written += 1
     if need_detail:
-        atomic_write_bytes(out / detail_folder(detail_size) / name, _png(detail_view(x, detail_size)[0]))  # type: ignore[arg-type]
+        atomic_write_bytes(out / detail_folder(detail_size) / name, png_bytes(detail_view(x, detail_size)[0]))  # type: ignore[arg-type]
         written += 1
     return written
 
@@ -240,10 +240,10 @@ def _photometric_anchors(source: Source, count: int, seed: int, out: Path, sizes
         kind, severity, dseed = photometric_draw(source.source_id, i, seed)
         x = native.to_tensor(degrade.apply(photo, kind, severity, np.random.default_rng(dseed))).unsqueeze(0)
         for size in sizes:
-            atomic_write_bytes(out / str(size) / name, _png(resize_to_test_size(x, size)[0]))
+            atomic_write_bytes(out / str(size) / name, png_bytes(resize_to_test_size(x, size)[0]))
             written += 1
         if detail_size:
-            atomic_write_bytes(out / detail_folder(detail_size) / name, _png(detail_view(x, detail_size)[0]))
+            atomic_write_bytes(out / detail_folder(detail_size) / name, png_bytes(detail_view(x, detail_size)[0]))
             written += 1
     return written
 

@@ -6,7 +6,8 @@ degradation kind (levels 1, 2, ...); its labels order its images. Two CSV layout
 * explicit: columns ``dist_img, mos, ladder_id, level`` (level 0 = the clean photo, repeated in
   every ladder of that photo), optional ``source_id`` (the photo; default: the ladder id),
   ``degradation`` (the kind; default ``ladder``), ``severity`` (one damage scale across
-  photos and kinds, 0 = clean; needed by ``train.ladder.cross_loss``) and ``detail_img`` (the
+  photos and kinds, 0 = clean; needed by ``train.ladder.cross_loss``, which leaves out rows
+  where it is blank) and ``detail_img`` (the
   image's detail view, for a network with one; batches then carry ``detail``);
 * the corpus's levels layout (``mspt-face corpus build --levels``): no ``ladder_id``; ladders
   are ``(source_id, degradation)`` and each photo's level-0 row heads all its ladders.
@@ -82,19 +83,49 @@ def _limit_short_side(frame: pd.DataFrame, meta: Path, limit: Union[int, Mapping
     return frame[~named | (short <= cap)]
 
 
-def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, split_value: Optional[str] = None,
-                 max_short_side: Union[None, int, Mapping[str, int]] = None) -> Ladders:
-    """The ladders of a meta-info CSV (see module docstring); one-line errors name the file.
+def _read_frame(meta: Path, root: Optional[Path], prefix: str) -> pd.DataFrame:
+    """One ladder CSV with absolute image paths; ``prefix`` keeps its ladders and photos apart from other files'."""
+    frame = read_meta_csv(meta)
+    if "level" not in frame.columns:
+        raise MetaInfoError(f"{meta}: ladder CSV needs a 'level' column (0 = the clean photo), columns: {list(frame.columns)}")
+    base = Path(root) if root else meta.parent
+    frame["dist_img"] = [str(base / p) for p in frame["dist_img"]]
+    if DETAIL_COLUMN in frame.columns:
+        frame[DETAIL_COLUMN] = [p if isinstance(p, float) else str(base / p) for p in frame[DETAIL_COLUMN]]
+    for col in ("ladder_id", "source_id"):
+        if prefix and col in frame.columns:
+            frame[col] = prefix + frame[col].astype(str)
+    return frame
+
+
+def read_ladders(meta_info_file: Union[Path, str, Sequence[Union[Path, str]]], dataroot_target: Optional[Path] = None,
+                 split_value: Optional[str] = None, max_short_side: Union[None, int, Mapping[str, int]] = None) -> Ladders:
+    """The ladders of a meta-info CSV, or of several (see module docstring); one-line errors name the file.
+
+    Several CSVs (a list, e.g. native ladders plus the corpus's small-face ladders written by
+    ``mspt-face corpus metric-views --ladders``) are read as one set: each keeps its own photos
+    and ladders (ids are prefixed with the file's position), paths are relative to each CSV's
+    folder (or to ``dataroot_target`` for all), and all must use the same layout. A row whose
+    ``severity`` is blank (or a file without that column) is off the cross-ladder scale:
+    ``train.ladder.cross_loss`` leaves it out.
 
     ``max_short_side``: keep only the rows whose photo was degraded at a short side of at most
     that many px (the ``short_side`` column of ``mspt-face corpus native-ladders``); a mapping
     ``{kind: px}`` limits only the ladders of the kinds it names (the ``degradation`` column),
     e.g. to drop the large photos' blur ladders but keep their noise and JPEG ones.
     """
-    meta = Path(meta_info_file)
-    frame = read_meta_csv(meta)
-    if "level" not in frame.columns:
-        raise MetaInfoError(f"{meta}: ladder CSV needs a 'level' column (0 = the clean photo), columns: {list(frame.columns)}")
+    files = [Path(m) for m in ([meta_info_file] if isinstance(meta_info_file, (str, Path)) else meta_info_file)]
+    if not files:
+        raise MetaInfoError("train.ladder.meta_info_file: no ladder CSV given")
+    frames = [_read_frame(m, dataroot_target, f"{i}:" if len(files) > 1 else "") for i, m in enumerate(files)]
+    layouts = {"ladder_id" in f.columns for f in frames}
+    if len(layouts) > 1:
+        raise MetaInfoError(f"{', '.join(map(str, files))}: ladder CSVs mix the explicit layout (ladder_id) and the "
+                            "corpus's levels layout; write both one way (mspt-face corpus metric-views --ladders)")
+    if any((DETAIL_COLUMN in f.columns) != (DETAIL_COLUMN in frames[0].columns) for f in frames):
+        raise MetaInfoError(f"{', '.join(map(str, files))}: some ladder CSVs have a {DETAIL_COLUMN!r} column and some do not")
+    meta = files[0] if len(files) == 1 else Path(" + ".join(map(str, files)))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if split_value is not None and "split" in frame.columns:
         frame = frame[frame["split"].astype(str) == str(split_value)]
     if max_short_side is not None:
@@ -105,7 +136,6 @@ def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, s
     if frame["level"].isna().any() or frame["mos"].isna().any():
         raise MetaInfoError(f"{meta}: ladder rows need a level and a mos on every row")
     frame["level"] = frame["level"].astype(int)
-    root = Path(dataroot_target) if dataroot_target else meta.parent
     kind_col = frame["degradation"].astype(str) if "degradation" in frame.columns else pd.Series(["ladder"] * len(frame))
     if "ladder_id" in frame.columns:
         lid = frame["ladder_id"].astype(str)
@@ -141,15 +171,18 @@ def read_ladders(meta_info_file: Path, dataroot_target: Optional[Path] = None, s
         k_of.append(kinds.index(kind_of_ladder[key]))
     severity = None
     if "severity" in frame.columns:
-        severity = pd.to_numeric(frame["severity"], errors="coerce").to_numpy(np.float32)
-        if not np.all(np.isfinite(severity)) or np.any(severity < 0):
-            raise MetaInfoError(f"{meta}: 'severity' must be a number >= 0 on every row")
+        raw = frame["severity"]
+        severity = pd.to_numeric(raw, errors="coerce").to_numpy(np.float32)
+        bad = (raw.notna() & np.isnan(severity)) | np.isinf(severity) | (severity < 0)
+        if bad.any():
+            raise MetaInfoError(f"{meta}: 'severity' must be a number >= 0 (or blank: off the cross-ladder scale), "
+                                f"got {raw[bad].iloc[0]!r}")
     detail = None
     if DETAIL_COLUMN in frame.columns:
         if frame[DETAIL_COLUMN].isna().any():
             raise MetaInfoError(f"{meta}: {DETAIL_COLUMN!r} must name a file on every row")
-        detail = [str(root / p) for p in frame[DETAIL_COLUMN]]
-    return Ladders(paths=[str(root / p) for p in frame["dist_img"]], labels=frame["mos"].to_numpy(np.float32), levels=levels,
+        detail = list(frame[DETAIL_COLUMN].astype(str))
+    return Ladders(paths=list(frame["dist_img"].astype(str)), labels=frame["mos"].to_numpy(np.float32), levels=levels,
                    ladders=ladders, photo_of=np.asarray(p_of), kind_of=np.asarray(k_of), photos=photos, kinds=kinds,
                    severity=severity, detail_paths=detail)
 
@@ -223,14 +256,14 @@ class LadderBatches:
     """
 
     def __init__(self, opt: Mapping[str, Any]) -> None:
-        self.ladders = read_ladders(Path(opt["meta_info_file"]), opt.get("dataroot_target"), opt.get("split_value"),
+        self.ladders = read_ladders(opt["meta_info_file"], opt.get("dataroot_target"), opt.get("split_value"),
                                     opt.get("max_short_side"))
         self.per_batch = int(opt.get("ladders_per_batch", 12))
         self.kind_p = kind_probabilities(self.ladders.kinds, opt.get("kind_weights"))
         augment = opt.get("augment") or {}
         self.images = LadderImages(self.ladders, augment.get("resize"))
         self.hflip = bool(augment.get("hflip", True))
-        if opt.get("cross_loss") and self.ladders.severity is None:
+        if opt.get("cross_loss") and (self.ladders.severity is None or not np.isfinite(self.ladders.severity).any()):
             raise MetaInfoError(f"{opt['meta_info_file']}: train.ladder.cross_loss needs a 'severity' column "
                                 "(mspt-face corpus native-ladders writes one)")
 

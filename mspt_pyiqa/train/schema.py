@@ -130,7 +130,8 @@ DATASET = {
     "override_phase": F((str,), nullable=True), "num_prefetch_queue": _int(1),
 }
 LADDER = {
-    "meta_info_file": F((str,), required=True), "dataroot_target": F((str,), nullable=True),
+    # one CSV, or a list read as one set (read_ladders)
+    "meta_info_file": F((str, list), required=True, items=F((str,))), "dataroot_target": F((str,), nullable=True),
     "split_value": F((str,), nullable=True),
     "fraction": _num(0, check=lambda v: None if isinstance(v, NUM) and v < 1 else "must be < 1 (the share of optimiser steps on ladder batches)"), "ladders_per_batch": _int(1),
     "kind_weights": F((dict,), nullable=True, open_keys=True, each=_num()),
