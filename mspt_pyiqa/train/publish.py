@@ -1,8 +1,8 @@
 """Publish a finished recipe run as a release: the weights file and its catalog entry.
 
 ``mspt-face train RECIPE --out RUN --publish`` (after the run, or on a finished run folder,
-which the trainer resumes with nothing left to do) copies the last stage's checkpoint into the
-weights folder as ``<name>-<sha256[:8]>.pth`` with its input size in the file's ``meta`` and
+which the trainer resumes with nothing left to do) copies the last stage's checkpoint (or, for a
+recipe with ``weight_interpolation``, the run's ``interpolated.pth``) into the weights folder as ``<name>-<sha256[:8]>.pth`` with its input size in the file's ``meta`` and
 writes its entry in ``catalog.yaml``: file, sha256, input size, backbone, the recipe and the
 git commit that trained it (from ``run.json``: each stage's own, which must agree), and the recipe's ``release:`` block
 (``training_data``, ``license``, ``description``, ``input_size``: the test size the
@@ -101,6 +101,12 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
     if not commit or commit.endswith("-dirty") or commit == "unknown":
         raise PublishError(f"{run_json}: trained from commit {commit or 'unknown'!r}; a release needs a clean, known commit")
     source = Path(stages[-1]["best_checkpoint"])
+    if recipe.get("weight_interpolation"):
+        record = run.get("interpolation") or {}
+        if not record.get("checkpoint") or float(record.get("weight", -1)) != float(recipe["weight_interpolation"]["weight"]):
+            raise PublishError(f"{run_json}: the recipe interpolates weights (weight_interpolation) but the run has no "
+                               "matching interpolated checkpoint; rerun the recipe to write it")
+        source = Path(record["checkpoint"])
     state = torch.load(str(source), map_location="cpu", weights_only=True)
     params = state.get("params", state) if isinstance(state, dict) else state
     meta = {"name": name, "input_size": int(block["input_size"]), "recipe": recipe_ref, "git_commit": commit}

@@ -11,6 +11,7 @@ Recipe YAML (paths relative to the recipe file)::
     stages:
       - option: ../stages/synthetic_stage1.yml
         overrides: {}         # deep-merged into this stage only
+    weight_interpolation: {start: "@release:mspt_face_v11", weight: 0.3}   # optional (train/interpolation.py)
 
 Each stage is a pyiqa option file (``model_type: MSPTModel``). The runner sets its
 ``path.pretrain_network`` to the previous stage's best checkpoint (sha256 recorded),
@@ -23,6 +24,7 @@ own ``overrides`` still win). Run folder::
     train.log            all log lines
     <k>_<stage name>/    options.yml (resolved pyiqa options), models/, training_states/, result.json
     forgetting.csv/.md   every stage checkpoint x every stage's val set (SRCC, PLCC)
+    interpolated.pth     with ``weight_interpolation``: the last stage's weights interpolated with the start's
 
 Running the same command again resumes: finished stages are skipped (their options and
 start checkpoint must match), an unfinished stage continues from its latest state.
@@ -351,6 +353,25 @@ def run_recipe(
             handler.close()
 
 
+def _interpolate(spec: Mapping[str, Any], last: StageResult, out_dir: Path) -> Dict[str, Any]:
+    """Write ``<run>/interpolated.pth`` from the chain's last checkpoint (rewritten on every run:
+    same inputs, same bytes) and return its ``run.json`` record."""
+    from mspt_pyiqa.train.interpolation import INTERPOLATED_NAME, write_interpolated
+    from mspt_pyiqa.train.release_refs import PREFIX, resolve_release
+
+    start = str(spec["start"])
+    try:
+        path = resolve_release(start) if start.startswith(PREFIX) else start
+    except ReleaseRefError as err:
+        raise RecipeError(f"weight_interpolation.start: {err}") from None
+    if not Path(path).is_file():
+        raise RecipeError(f"weight_interpolation.start: checkpoint not found: {path}")
+    record = write_interpolated(Path(last.best_checkpoint), Path(path), float(spec["weight"]), out_dir / INTERPOLATED_NAME)
+    logger.info("weight interpolation: %.2f x %s + %.2f x %s -> %s", 1 - float(spec["weight"]), last.best_checkpoint,
+                float(spec["weight"]), start, record["checkpoint"])
+    return {**record, "start": start}
+
+
 def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dict[str, Any]:
     main = dist_info["rank"] == 0
     summary: Dict[str, Any] = {
@@ -412,6 +433,9 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         summary["stages"].append({k2: v for k2, v in asdict(result).items() if k2 != "history"})
         if main:
             write_json(out_dir / "run.json", summary)
+    if recipe.get("weight_interpolation") and main and prev is not None:
+        summary["interpolation"] = _interpolate(recipe["weight_interpolation"], prev, out_dir)
+        write_json(out_dir / "run.json", summary)
     if forgetting and main:
         from mspt_pyiqa.train.forgetting import forgetting_table, write_forgetting
 

@@ -199,6 +199,9 @@ RECIPE = {
                                                                    "auxiliary": F((bool,)), "replayed": F((bool,))}),
                 check=lambda v: None if v else "needs at least one stage"),
     "release": F((dict,), nullable=True, open_keys=True),
+    # (1 - weight) * last stage + weight * start, written after the last stage (train/interpolation.py)
+    "weight_interpolation": F((dict,), nullable=True, children={"start": F((str,), required=True),
+                                                                 "weight": _num(0, max=1, required=True)}),
 }
 
 
