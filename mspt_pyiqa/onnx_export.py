@@ -15,8 +15,8 @@ Graph contract:
 
 A network with a detail view (``net.detail_size`` D, :func:`mspt_pyiqa.preprocess.detail_view`)
 gets a second input ``detail``: float32 ``(N, 3, D, D)``, RGB in [0, 1], the centre D x D square
-of each image at its own resolution (cut before the resize; an image with a short side below D
-enlarged to D first), dynamic N only; the metadata then holds ``mspt_detail_size``. The graph
+of each image at its own resolution, its corner on a 16 px grid (``preprocess.detail_box``; cut
+before the resize; an image with a short side below D enlarged to D first), dynamic N only; the metadata then holds ``mspt_detail_size``. The graph
 averages both views' pooled features before the head, as ``MSPTNet`` does. Without a detail
 view the graph has the one input above and no ``mspt_detail_size``.
 
@@ -122,7 +122,7 @@ def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata
     if detail is not None:
         meta[DETAIL_SIZE_KEY] = str(detail)
         meta["mspt_detail_input"] = (f"second input '{DETAIL_NAME}': RGB float32 in [0, 1], the centre {detail}x{detail} "
-                                     f"square of the image at its own resolution (short side below {detail}: "
+                                     f"square of the image at its own resolution, corner snapped down to a multiple of 16 px (short side below {detail}: "
                                      f"enlarged to {detail} first)")
     meta.update(metadata or {})
     for k, v in meta.items():

@@ -54,7 +54,7 @@ class MSPTNet(nn.Module):
         resize_mode: Interpolation for that resize: ``bilinear`` or ``bicubic``
             (both antialiased when downsampling).
         detail_size: Side, in pixels, of the detail view: the centre square of the input at
-            its own resolution (:func:`mspt_pyiqa.preprocess.detail_view`), seen by the same
+            its own resolution, its corner on a 16 px grid (:func:`mspt_pyiqa.preprocess.detail_view`), seen by the same
             backbone beside the resized view; the two views' pooled features are averaged
             before the head, so the score is the mean of the two views' scores. ``None``: no
             detail view (one view, as every release before it). ``"release"`` (default): the
