@@ -126,3 +126,18 @@ def test_cli(corpus, tmp_path: Path, capsys) -> None:
     assert rc == 0 and "rows" in capsys.readouterr().out
     assert main(["corpus", "metric-views", "--meta", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"),
                  "--size", str(SIZE)]) == 2
+
+
+def test_cross_loss_leaves_out_rows_without_severity() -> None:
+    """Blank severity (NaN) rows take part in no cross-ladder pair: the loss equals the loss of the other rows."""
+    from mspt_pyiqa.train.losses import ladder_rank_loss
+
+    torch.manual_seed(0)
+    pred = torch.rand(8, requires_grad=True)
+    sev = torch.tensor([0.0, 1.0, 2.0, float("nan"), 3.0, float("nan"), 0.5, float("nan")])
+    keep = ~torch.isnan(sev)
+    full = ladder_rank_loss(pred, -sev, None, 0.0, min_gap=0.5, margin_per_gap=0.1)
+    part = ladder_rank_loss(pred[keep], -sev[keep], None, 0.0, min_gap=0.5, margin_per_gap=0.1)
+    assert torch.isfinite(full) and torch.allclose(full, part)
+    full.backward()
+    assert torch.isfinite(pred.grad).all() and bool((pred.grad[~keep] == 0).all())
