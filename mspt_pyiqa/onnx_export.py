@@ -20,6 +20,13 @@ before the resize; an image with a short side below D enlarged to D first), dyna
 averages both views' pooled features before the head, as ``MSPTNet`` does. Without a detail
 view the graph has the one input above and no ``mspt_detail_size``.
 
+A network that never enlarges (``net.enlarge`` false, :func:`mspt_pyiqa.preprocess.target_short_side`)
+is exported with the metadata ``mspt_enlarge = "0"``: its input size is a maximum, an image whose short
+side is at or below it is fed at its own size, and (with a detail view) an image whose short side is
+below D gives its resized view as ``detail``, so ``detail`` then has dynamic height and width too.
+Without the key (every export before it, and every network that enlarges) images are always resized
+to the input size.
+
 Exported with the TorchScript exporter (``dynamo=False``): it needs no extra package
 (the torch.export-based one needs ``onnxscript``) and handles the dynamic axes.
 """
@@ -34,7 +41,7 @@ import onnx
 import torch
 from torch import nn
 
-from mspt_pyiqa.scoring.backends import ONNX_DETAIL_NAME, ONNX_DETAIL_SIZE_KEY, ONNX_INPUT_NAME
+from mspt_pyiqa.scoring.backends import ONNX_DETAIL_NAME, ONNX_DETAIL_SIZE_KEY, ONNX_ENLARGE_KEY, ONNX_INPUT_NAME
 from mspt_pyiqa.utils.io import atomic_write_bytes
 from mspt_pyiqa.weights import release_input_size
 
@@ -46,6 +53,7 @@ INPUT_NAME = ONNX_INPUT_NAME
 DETAIL_NAME = ONNX_DETAIL_NAME
 OUTPUT_NAME = "score"
 DETAIL_SIZE_KEY = ONNX_DETAIL_SIZE_KEY
+ENLARGE_KEY = ONNX_ENLARGE_KEY
 
 
 class _NormalisedNet(nn.Module):
@@ -89,6 +97,9 @@ def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata
     path = Path(path)
     size = int(net.test_img_size or release_input_size())
     detail = checked_detail_size(getattr(net, "detail_size", None))
+    enlarge = getattr(net, "enlarge", True)
+    if not isinstance(enlarge, bool):
+        raise ValueError(f"enlarge must be True or False, got {enlarge!r}")
     dynamic_axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}}
     if detail is None:
         wrapper: nn.Module = _NormalisedNet(net).eval().cpu()
@@ -98,7 +109,8 @@ def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata
         wrapper = _NormalisedDetailNet(net).eval().cpu()
         example = (torch.rand(1, 3, size, size), torch.rand(1, 3, detail, detail))
         input_names = [INPUT_NAME, DETAIL_NAME]
-        dynamic_axes[DETAIL_NAME] = {0: "batch"}
+        # A network that never enlarges feeds small images' resized view as their detail view: any size.
+        dynamic_axes[DETAIL_NAME] = {0: "batch"} if enlarge else {0: "batch", 2: "detail_height", 3: "detail_width"}
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(
@@ -119,19 +131,23 @@ def export_onnx(net: nn.Module, path: Path, opset: int = DEFAULT_OPSET, metadata
         "mspt_score_direction": "higher is better",
         "mspt_input": "RGB float32 in [0, 1], short side resized (antialiased) to mspt_input_size",
     }
+    if not enlarge:  # only then: exports of networks that enlarge stay as they were
+        meta[ENLARGE_KEY] = "0"
+        meta["mspt_input"] = ("RGB float32 in [0, 1], short side reduced (antialiased) to mspt_input_size when larger; "
+                              "an image with a smaller short side at its own size")
     if detail is not None:
         meta[DETAIL_SIZE_KEY] = str(detail)
         meta["mspt_detail_input"] = (f"second input '{DETAIL_NAME}': RGB float32 in [0, 1], the centre {detail}x{detail} "
                                      f"square of the image at its own resolution, corner snapped down to a multiple of 16 px (short side below {detail}: "
-                                     f"enlarged to {detail} first)")
+                                     + (f"enlarged to {detail} first)" if enlarge else "the same array as 'input')"))
     meta.update(metadata or {})
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
     onnx.checker.check_model(model)
     atomic_write_bytes(path, model.SerializeToString())
-    logger.info("exported ONNX model to %s (input short side %d px, dynamic batch/height/width%s)", path, size,
-                "" if detail is None else f"; detail view {detail}x{detail} px")
+    logger.info("exported ONNX model to %s (input short side %s%d px, dynamic batch/height/width%s)", path,
+                "" if enlarge else "at most ", size, "" if detail is None else f"; detail view {detail}x{detail} px")
     return path
 
 

@@ -65,6 +65,8 @@ class WeightsEntry:
     recipe: Optional[str] = None
     commit: Optional[str] = None  # git commit of the run that made the file (releases made by a recipe)
     detail_size: Optional[int] = None  # side (px) of the native-resolution detail view; None = no detail view
+    # False: input_size is a maximum, smaller images are scored at their own size (mspt_pyiqa.preprocess)
+    enlarge: bool = True
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> "WeightsEntry":
@@ -72,6 +74,8 @@ class WeightsEntry:
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"catalog entry {name!r} has unknown fields {sorted(unknown)}")
+        if not isinstance(data.get("enlarge", True), bool):  # "false" as a string would read as true
+            raise ValueError(f"catalog entry {name!r}: enlarge must be true or false, got {data['enlarge']!r}")
         return cls(name=name, **{k: v for k, v in data.items() if k != "name"})
 
     def how_to_get(self) -> str:
@@ -161,7 +165,8 @@ def release_input_size(name: Optional[str] = None) -> int:
 def checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
     """The ``meta`` dict of a checkpoint (empty when it has none or cannot be read).
 
-    Releases carry ``input_size`` (and ``detail_size`` with a detail view) there, as timm's
+    Releases carry ``input_size`` (and ``detail_size`` with a detail view, ``enlarge: False`` for a
+    release whose input size is a maximum) there, as timm's
     pretrained cfg travels with its weights.
     """
     import torch
@@ -195,6 +200,27 @@ def release_detail_size(name: Optional[str] = None) -> Optional[int]:
     """
     name = name or default_entry_name()
     return get_entry(name).detail_size if name else None
+
+
+def meta_enlarge(meta: Dict[str, Any]) -> bool:
+    """Whether a checkpoint's ``meta`` lets the resize enlarge small images: ``meta['enlarge']``, else
+    ``meta['network']['enlarge']`` (training checkpoints); ``True`` (every checkpoint before the field)
+    when neither. ``False``: the input size is a maximum (:func:`mspt_pyiqa.preprocess.target_short_side`)."""
+    value = meta.get("enlarge")
+    if value is None and isinstance(meta.get("network"), dict):
+        value = meta["network"].get("enlarge")
+    if value is None:
+        return True
+    if not isinstance(value, bool):  # a string "false" must not read as true
+        raise ValueError(f"checkpoint meta enlarge {value!r} is not true or false")
+    return value
+
+
+def release_enlarge(name: Optional[str] = None) -> bool:
+    """Whether release ``name`` enlarges images smaller than its input size (``True``: every release
+    before the ``enlarge`` field, and when the catalog lists no release)."""
+    name = name or default_entry_name()
+    return get_entry(name).enlarge if name else True
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -195,3 +195,16 @@ def test_photometric_anchors_join_the_anchor_set(tmp_path, textured_faces) -> No
     assert again["images_written"] == 0 and pd.read_csv(out / "32" / "anchors.csv").equals(anchors)
     with pytest.raises(ValueError, match="--photometric-anchors must be >= 0"):
         NL.build_native_ladders(faces, out, [32], photometric_anchors=-1, progress=False)
+
+
+def test_cli_kind_option_limits_the_ladders(tmp_path, textured_faces) -> None:
+    from mspt_pyiqa.cli.main import main
+
+    faces = textured_faces(tmp_path / "faces")
+    out = tmp_path / "o"
+    rc = main(["corpus", "native-ladders", "--faces", str(faces), "--out", str(out), "--size", "32", "--photos", "2",
+               "--kind", "jpeg", "--kind", "resample", "--no-progress"])
+    assert rc == 0
+    assert set(pd.read_csv(out / "32" / "ladders.csv")["degradation"]) == {"jpeg", "resample"}
+    assert main(["corpus", "native-ladders", "--faces", str(faces), "--out", str(out), "--size", "32", "--kind", "sharpen",
+                 "--no-progress"]) == 2  # unknown kind: a configuration error, nothing written

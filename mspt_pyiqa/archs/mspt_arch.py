@@ -26,7 +26,8 @@ from torch import nn
 from mspt_pyiqa.archs.backbones import build_backbone, resolve_backbone_impl
 from mspt_pyiqa.backbone_init import load_backbone_pretrained
 from mspt_pyiqa.preprocess import detail_view, resize_to_test_size
-from mspt_pyiqa.weights import checkpoint_meta, meta_detail_size, release_detail_size, release_input_size
+from mspt_pyiqa.weights import (checkpoint_meta, meta_detail_size, meta_enlarge, release_detail_size, release_enlarge,
+                                 release_input_size)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ class MSPTNet(nn.Module):
             ``pretrained_model_path``, else the catalog entry's (``pretrained``), else ``None``. Why: mild noise
             and JPEG blocks of a large photo are averaged away by the resize (module docstring
             of :mod:`mspt_pyiqa.preprocess`).
+        enlarge: ``True``: every input is resized to ``test_img_size``, small ones enlarged (every
+            release before this option). ``False``: ``test_img_size`` is a maximum: an input whose
+            short side is at or below it is used at its own size, a larger one reduced as usual;
+            with a detail view, an input whose short side is below ``detail_size`` gets its resized
+            view as its detail view too (so the one-view score). ``"release"`` (default): what the
+            weights loaded say, found like ``detail_size`` (``meta['enlarge']``, the catalog entry's
+            ``enlarge``), else ``True``. Why: enlarging small face crops hides their JPEG and noise
+            (module docstring of :mod:`mspt_pyiqa.preprocess`).
         drop_rate: Dropout before the head (timm ``drop_rate``).
         pretrained: Load released MSPT weights (from the catalog entry ``weights_name``,
             or from ``pretrained_model_path`` when given).
@@ -93,6 +102,7 @@ class MSPTNet(nn.Module):
         test_img_size: Union[int, str, None] = "release",
         resize_mode: str = "bilinear",
         detail_size: Union[int, str, None] = "release",
+        enlarge: Union[bool, str] = "release",
         drop_rate: float = 0.0,
         pretrained: bool = True,
         pretrained_model_path: Optional[str] = None,
@@ -118,14 +128,25 @@ class MSPTNet(nn.Module):
         elif test_img_size is not None and (isinstance(test_img_size, (bool, str)) or int(test_img_size) < 1):
             raise ValueError(f"test_img_size must be a positive integer, None or 'release', got {test_img_size!r}")
         self.test_img_size = test_img_size
+        # Metadata travels with the weights; read the file once for both fields.
+        meta = checkpoint_meta(pretrained_model_path) if pretrained_model_path is not None and "release" in (
+            detail_size, enlarge) else {}
         if detail_size == "release":
-            if pretrained_model_path is not None:  # metadata travels with the weights
-                detail_size = meta_detail_size(checkpoint_meta(pretrained_model_path))
+            if pretrained_model_path is not None:
+                detail_size = meta_detail_size(meta)
             else:
                 detail_size = release_detail_size(weights_name) if pretrained else None
         elif detail_size is not None and (isinstance(detail_size, (bool, str)) or int(detail_size) < 1):
             raise ValueError(f"detail_size must be a positive integer, None or 'release', got {detail_size!r}")
         self.detail_size: Optional[int] = None if detail_size is None else int(detail_size)
+        if enlarge == "release":  # found like detail_size: the checkpoint's meta, else the catalog entry
+            if pretrained_model_path is not None:
+                enlarge = meta_enlarge(meta)
+            else:
+                enlarge = release_enlarge(weights_name) if pretrained else True
+        elif not isinstance(enlarge, bool):
+            raise ValueError(f"enlarge must be True, False or 'release', got {enlarge!r}")
+        self.enlarge: bool = enlarge
         self.resize_mode = resize_mode
         self.align_crop_face = align_crop_face
         self.face_size = face_size
@@ -178,7 +199,7 @@ class MSPTNet(nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` in [0, 1] -> resized, ImageNet-normalised backbone input."""
-        x = resize_to_test_size(x, self.test_img_size, mode=self.resize_mode)
+        x = resize_to_test_size(x, self.test_img_size, mode=self.resize_mode, enlarge=self.enlarge)
         return (x - self.mean.to(x)) / self.std.to(x)
 
     # ------------------------------------------------------------------ forward passes
@@ -199,7 +220,8 @@ class MSPTNet(nn.Module):
         if self.detail_size is None:
             return feats, None
         if detail is None:
-            detail = detail_view(x, self.detail_size, mode=self.resize_mode)
+            detail = detail_view(x, self.detail_size, mode=self.resize_mode, enlarge=self.enlarge,
+                                 test_img_size=self.test_img_size)
         else:
             detail = self.check_input(detail)
             if detail.shape[0] != x.shape[0]:

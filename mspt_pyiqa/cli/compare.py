@@ -29,6 +29,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="side in px of the detail view: the centre square of each image at its own resolution, "
                         "seen by the network beside the resized image (default: from the checkpoint or catalog; "
                         "most releases have none)")
+    g.add_argument("--no-enlarge", dest="enlarge", action="store_false", default=None,
+                   help="never enlarge: treat the input size as a maximum, so an image smaller than it is scored at its own "
+                        "size (with a detail view, both views then the same image); larger images are reduced as usual "
+                        "(default: from the checkpoint or catalog; most releases enlarge)")
     g.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="torch (default) or onnxruntime (with --onnx-model: no torch needed)")
     g.add_argument("--onnx-model", help="exported model for --backend onnxruntime")
@@ -82,12 +86,12 @@ def scoring_machinery(args: argparse.Namespace) -> Tuple[Callable[[List[str], Pa
 
             detector = str(resolve_detector_model(args.detector_model)) if args.faces != "crop" else None
             backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model,
-                                    detail_size=getattr(args, "detail_size", None))
+                                    detail_size=getattr(args, "detail_size", None), enlarge=getattr(args, "enlarge", None))
             built["backend"] = backend
             built["prep"] = PreprocessConfig(
                 input_size=backend.input_size, resize_mode=backend.resize_mode, faces=args.faces,
                 detector_model=detector, min_side=args.min_size, max_pixels=args.max_pixels, max_side=args.max_side,
-                detail_size=backend.detail_size,
+                detail_size=backend.detail_size, enlarge=backend.enlarge,
             )
         return built["backend"], built["prep"]
 
@@ -109,6 +113,8 @@ def model_settings(args: argparse.Namespace) -> Dict[str, Any]:
                 "max_side": args.max_side}
     if getattr(args, "detail_size", None) is not None:  # only when given: caches of earlier runs stay valid
         settings["detail_size"] = args.detail_size
+    if getattr(args, "enlarge", None) is not None:  # likewise: only --no-enlarge changes the cache key
+        settings["enlarge"] = args.enlarge
     return settings
 
 

@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     n.add_argument("--detail-size", type=int, default=None,
                    help="also write each image's detail view (the centre square of this many px at native resolution), "
                         "for a release with a detail view")
+    n.add_argument("--kind", action="append", default=None, metavar="KIND",
+                   help="ladder kind to write (repeat for several; default: all of gaussian_noise, jpeg, "
+                        "gaussian_blur, motion_blur, resample, chain)")
     n.add_argument("--photometric-anchors", type=int, default=0, metavar="N",
                    help="also add N versions of every train photo with exposure, contrast, saturation or colour-cast "
                         "damage to anchors.csv, so a teacher's scores on them are held (default 0)")
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             res = build_native_ladders(args.faces, out, args.size, photos=args.photos, realworld_photos=args.realworld_photos,
                                        seed=args.seed, workers=args.workers, progress=not args.no_progress,
-                                       detail_size=args.detail_size, photometric_anchors=args.photometric_anchors)
+                                       detail_size=args.detail_size, photometric_anchors=args.photometric_anchors,
+                                       **({"kinds": tuple(args.kind)} if args.kind else {}))
             print(f"{res['photos']} photos, {res['ladders']} ladders, {res['anchors']} anchors, "
                   f"{res['images_written']} images written, {time.perf_counter() - t0:.1f} s; "
                   + ", ".join(f"{k} px: {v}" for k, v in res["csv"].items()))

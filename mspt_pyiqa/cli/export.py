@@ -9,6 +9,10 @@ onnxruntime`` does).
 A model with a detail view (``--detail-size``, or the checkpoint's / catalog's) gets a second
 input ``detail``: the centre D x D square of each image at its own resolution, ``(N, 3, D, D)``
 (``mspt_pyiqa.preprocess.detail_view``); D is stored as ``mspt_detail_size``.
+
+A model that never enlarges (``--no-enlarge``, or the checkpoint's / catalog's ``enlarge: false``)
+is stored with ``mspt_enlarge = "0"``: its input size is a maximum, smaller images are fed at their
+own size (and as their own detail view, below D); ``detail`` then has dynamic height and width.
 """
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detail-size", type=int,
                    help="side in px of the detail view: the centre square of each image at its own resolution, "
                         "a second input of the graph (default: from the checkpoint or catalog; most releases have none)")
+    p.add_argument("--no-enlarge", dest="enlarge", action="store_false", default=None,
+                   help="never enlarge: treat the input size as a maximum, so an image smaller than it is scored at its own "
+                        "size (with a detail view, both views then the same image); larger images are reduced as usual "
+                        "(default: from the checkpoint or catalog; most releases enlarge)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-torch check after export")
 
@@ -43,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         logger.error("--detail-size %s: must be at least 16 px", args.detail_size)
         return 2
     try:
-        net = build_net(args.weights, args.input_size, args.detail_size)
+        net = build_net(args.weights, args.input_size, args.detail_size, args.enlarge)
     except (WeightsError, ValueError) as err:
         logger.error("%s", err)
         return 2
@@ -63,14 +71,19 @@ def run(args: argparse.Namespace) -> int:
         gen = torch.Generator().manual_seed(0)
         worst = 0.0
         ort_backend = OnnxBackend(path)
-        for shape in ((2, 3, size, size), (2, 3, size, size + size // 3)):
+        cases = [((2, 3, size, size), False), ((2, 3, size, size + size // 3), False)]
+        if not net.enlarge:  # a small image at its own size, below D its own detail view
+            small = max(1, min(size, detail or size) * 3 // 4)
+            cases.append(((2, 3, small, small + 7), True))
+        for shape, own_detail in cases:
             x = torch.rand(shape, generator=gen)
-            d = None if detail is None else torch.rand((shape[0], 3, detail, detail), generator=gen)
+            d = None if detail is None else x if own_detail else torch.rand((shape[0], 3, detail, detail), generator=gen)
             with torch.inference_mode():
                 ref = net(x, detail=d).view(-1).numpy()
             got = ort_backend(x.numpy()) if d is None else ort_backend(x.numpy(), d.numpy())
             worst = max(worst, float(np.abs(got - ref).max()))
         print(f"max |onnxruntime - torch| on random inputs: {worst:.2e}")
     extra = "" if detail is None else f"; second input 'detail': the centre {detail}x{detail} px at full resolution"
-    print(f"wrote {path} (input: RGB [0,1], short side {size} px; dynamic batch, height, width{extra})")
+    side = f"short side {size} px" if net.enlarge else f"short side {size} px at most, smaller images at their own size"
+    print(f"wrote {path} (input: RGB [0,1], {side}; dynamic batch, height, width{extra})")
     return 0

@@ -52,6 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="side in px of the detail view: the centre square of each image at its own resolution, "
                          "seen by the network beside the resized image (default: from the checkpoint or catalog; "
                          "most releases have none)")
+    io.add_argument("--no-enlarge", dest="enlarge", action="store_false", default=None,
+                    help="never enlarge: treat the input size as a maximum, so an image smaller than it is scored at its own "
+                         "size (with a detail view, both views then the same image); larger images are reduced as usual "
+                         "(default: from the checkpoint or catalog; most releases enlarge)")
     io.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                     help="torch: the PyTorch model; onnxruntime: an exported ONNX model, fastest to start "
                          "(needs the [onnx] extra; give --onnx-model to skip loading torch at all) (default: %(default)s)")
@@ -218,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         if detector:
             check_detector(detector, args.det_threshold, args.detect_side)
         backend = build_backend(args.backend, args.weights, args.input_size, args.device, args.onnx_model,
-                                detail_size=args.detail_size)
+                                detail_size=args.detail_size, enlarge=args.enlarge)
     except (RuntimeError, ValueError, OSError, ImportError) as err:  # WeightsError / DetectorError are RuntimeErrors
         logger.error("%s", err)
         return EXIT_USAGE
@@ -242,6 +246,7 @@ def _run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         max_side=args.max_side,
         detail_size=backend.detail_size,
+        enlarge=backend.enlarge,
     )
     job = ScoreJob(
         files=files,
@@ -264,7 +269,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         logger.info("scoring %s with %s on %s, input %d px%s, faces: %s", plural(len(files), "file"), backend.name,
                     args.device, backend.input_size,
-                    "" if backend.detail_size is None else f", detail view {backend.detail_size} px", args.faces)
+                    ("" if backend.enlarge else " at most") + ("" if backend.detail_size is None else
+                                                                f", detail view {backend.detail_size} px"), args.faces)
         rows = run_job(job)
     except ResultsNotSaved as err:
         _finish(err.rows, args, err.where)

@@ -7,7 +7,8 @@ imports neither torch nor timm nor pyiqa.
 
 A model with a detail view (``detail_size`` not ``None``: the release's, the checkpoint's or
 the ONNX metadata's ``mspt_detail_size``) is called as ``backend(x, detail)``, ``detail`` the
-detail views ``(N, 3, D, D)`` cut from the full-resolution images
+detail views ``(N, 3, D, D)`` cut from the full-resolution images (with ``enlarge`` false, images
+smaller than D give ``x`` itself)
 (:func:`mspt_pyiqa.scoring.preprocess.to_detail_input`); without them it refuses to score,
 since cutting them from the already resized ``x`` would give other scores.
 """
@@ -32,10 +33,16 @@ logger = logging.getLogger(__name__)
 ONNX_INPUT_NAME = "input"
 ONNX_DETAIL_NAME = "detail"
 ONNX_DETAIL_SIZE_KEY = "mspt_detail_size"
+#: "0": the input size is a maximum (smaller images at their own size); "1" or absent: every image resized to it.
+ONNX_ENLARGE_KEY = "mspt_enlarge"
 
 
-def _check_detail(detail_size: Optional[int], x: np.ndarray, detail: Optional[np.ndarray]) -> None:
-    """``ValueError`` when ``detail`` does not fit the model (missing, unexpected or the wrong shape)."""
+def _check_detail(detail_size: Optional[int], x: np.ndarray, detail: Optional[np.ndarray], enlarge: bool = True) -> None:
+    """``ValueError`` when ``detail`` does not fit the model (missing, unexpected or the wrong shape).
+
+    ``enlarge=False``: detail views of ``x``'s own shape are accepted too (an image whose short side
+    is below ``detail_size`` has its resized view as its detail view, :func:`mspt_pyiqa.preprocess.detail_view`).
+    """
     if detail_size is None:
         if detail is not None:
             raise ValueError("this model has no detail view; call it without detail views")
@@ -44,8 +51,12 @@ def _check_detail(detail_size: Optional[int], x: np.ndarray, detail: Optional[np
         raise ValueError(f"this model has a {detail_size} px detail view: give the detail views of the "
                          "full-resolution images (mspt_pyiqa.scoring.preprocess.to_detail_input)")
     want = (x.shape[0], x.shape[1], detail_size, detail_size)
-    if tuple(detail.shape) != want:
-        raise ValueError(f"detail views of shape {tuple(detail.shape)}, expected {want}")
+    if tuple(detail.shape) == want:
+        return
+    if not enlarge and tuple(detail.shape) == tuple(x.shape) and min(x.shape[2:]) < detail_size:
+        return
+    also = "" if enlarge else f" or {tuple(x.shape)} (images smaller than {detail_size} px)"
+    raise ValueError(f"detail views of shape {tuple(detail.shape)}, expected {want}{also}")
 
 
 class TorchBackend:
@@ -63,11 +74,12 @@ class TorchBackend:
         self.input_size = int(net.test_img_size)
         self.resize_mode = str(net.resize_mode)
         self.detail_size: Optional[int] = getattr(net, "detail_size", None)
+        self.enlarge: bool = bool(getattr(net, "enlarge", True))
 
     def __call__(self, x: np.ndarray, detail: Optional[np.ndarray] = None) -> np.ndarray:
         import torch
 
-        _check_detail(self.detail_size, x, detail)
+        _check_detail(self.detail_size, x, detail, self.enlarge)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
             if detail is None:
@@ -116,6 +128,10 @@ class OnnxBackend:
                 self.reference = Reference.from_dict(json.loads(meta[ONNX_METADATA_KEY]), f"{path} metadata")
             except (ValueError, ReferenceError) as err:
                 logger.warning("ignoring the score reference in %s: %s", path, err)
+        raw_enlarge = meta.get(ONNX_ENLARGE_KEY, "1")  # files exported before the key: always enlarged
+        if raw_enlarge not in ("0", "1"):
+            raise ValueError(f"{path}: metadata {ONNX_ENLARGE_KEY}={raw_enlarge!r} is not '0' or '1'")
+        self.enlarge: bool = raw_enlarge == "1"
         names = [i.name for i in self.session.get_inputs()]
         self.detail_size: Optional[int] = None
         if ONNX_DETAIL_SIZE_KEY in meta:
@@ -134,7 +150,7 @@ class OnnxBackend:
             self._input = names[0]
 
     def __call__(self, x: np.ndarray, detail: Optional[np.ndarray] = None) -> np.ndarray:
-        _check_detail(self.detail_size, x, detail)
+        _check_detail(self.detail_size, x, detail, self.enlarge)
         feeds = {self._input: np.ascontiguousarray(x, dtype=np.float32)}
         if detail is not None:
             feeds[ONNX_DETAIL_NAME] = np.ascontiguousarray(detail, dtype=np.float32)

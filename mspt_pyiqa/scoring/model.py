@@ -11,6 +11,12 @@ options a training run stores in ``meta['network']``); without ``--weights``, th
 release's catalog entry (:func:`mspt_pyiqa.weights.release_detail_size`). ``None`` everywhere: no
 detail view, the one-view model of every release before it. An ONNX model carries its own
 (``mspt_detail_size``).
+
+Never enlarge (``enlarge`` false: the input size is a maximum, :func:`mspt_pyiqa.preprocess.target_short_side`),
+the same way again: ``--no-enlarge``; ``meta['enlarge']`` of a ``--weights`` checkpoint (else
+``meta['network']['enlarge']``); without ``--weights``, the default release's catalog entry
+(:func:`mspt_pyiqa.weights.release_enlarge`); ``True`` (enlarge, every release before the field)
+when none says. An ONNX model carries its own (``mspt_enlarge``).
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Optional, Union
 
 from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
-from mspt_pyiqa.weights import checkpoint_meta, meta_detail_size
+from mspt_pyiqa.weights import checkpoint_meta, meta_detail_size, meta_enlarge
 
 if TYPE_CHECKING:  # torch is imported only where a torch model is built (never for --onnx-model)
     import torch
@@ -40,11 +46,11 @@ def resolve_device(device: str) -> str:
 
 
 def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
-              detail_size: Optional[int] = None) -> "torch.nn.Module":
+              detail_size: Optional[int] = None, enlarge: Optional[bool] = None) -> "torch.nn.Module":
     """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU.
 
-    ``input_size`` / ``detail_size``: overrides of what the checkpoint meta or the catalog says
-    (module docstring); ``None``: not overridden.
+    ``input_size`` / ``detail_size`` / ``enlarge``: overrides of what the checkpoint meta or the
+    catalog says (module docstring); ``None``: not overridden.
     """
     from mspt_pyiqa.archs.mspt_arch import MSPTNet
     from mspt_pyiqa.registration import metric_config
@@ -61,10 +67,20 @@ def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
             raise ValueError(f"{weights}: {err}; give --detail-size") from err
     else:
         detail = "release"  # the default release's catalog entry
+    if enlarge is not None:
+        grow: Union[bool, str] = enlarge
+    elif weights:
+        try:
+            grow = meta_enlarge(meta)
+        except ValueError as err:
+            raise ValueError(f"{weights}: {err}") from err
+    else:
+        grow = "release"
     net = MSPTNet(
         backbone=opts["backbone"],
         test_img_size=int(size),
         detail_size=detail,
+        enlarge=grow,
         pretrained=True,
         pretrained_model_path=weights,
         weights_name=opts["weights_name"],
@@ -96,15 +112,17 @@ def build_backend(
     onnx_model: Optional[str] = None,
     work_dir: Optional[Path] = None,
     detail_size: Optional[int] = None,
+    enlarge: Optional[bool] = None,
 ) -> Backend:
     """A ready backend. ``onnxruntime`` without ``onnx_model`` exports the torch model to ``work_dir`` first.
 
-    Its ``detail_size`` (``None``: no detail view) is what the preprocessing must cut
-    (:class:`mspt_pyiqa.scoring.preprocess.PreprocessConfig`).
+    Its ``detail_size`` (``None``: no detail view) and ``enlarge`` are what the preprocessing must
+    do (:class:`mspt_pyiqa.scoring.preprocess.PreprocessConfig`).
     """
     device = resolve_device(device)
     if backend == "torch":
-        return TorchBackend(build_net(weights, input_size, detail_size), device, None if weights else default_reference())
+        return TorchBackend(build_net(weights, input_size, detail_size, enlarge), device,
+                            None if weights else default_reference())
     if backend != "onnxruntime":
         raise ValueError(f"unknown backend {backend!r} (torch or onnxruntime)")
     if onnx_model is None:
@@ -112,7 +130,9 @@ def build_backend(
 
         work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mspt_onnx_"))
         meta = {} if weights else onnx_metadata(default_release())
-        onnx_model = str(export_onnx(build_net(weights, input_size, detail_size), work_dir / "mspt_face.onnx", metadata=meta))
-    elif weights or input_size or detail_size:
-        logger.warning("--onnx-model given: --weights / --input-size / --detail-size are ignored (the ONNX file has its own)")
+        net = build_net(weights, input_size, detail_size, enlarge)
+        onnx_model = str(export_onnx(net, work_dir / "mspt_face.onnx", metadata=meta))
+    elif weights or input_size or detail_size or enlarge is not None:
+        logger.warning("--onnx-model given: --weights / --input-size / --detail-size / --no-enlarge are ignored "
+                       "(the ONNX file has its own)")
     return OnnxBackend(Path(onnx_model), device)  # a broken file: ValueError naming it

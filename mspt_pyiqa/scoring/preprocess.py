@@ -17,8 +17,13 @@ exactly what ``MSPTNet(align_crop_face=True)`` does to the main face.
 resolution, or an aligned face crop) also gives its centre ``detail_size`` square, cut before
 any resize, exactly as ``MSPTNet`` cuts it from the image it is given (torch with
 ``resize_impl="torch"``, the NumPy twin :func:`~mspt_pyiqa.preprocess.detail_view_array` with
-``"numpy"``). The backends get it beside the resized view; detail views are all
-``(3, D, D)``, so they batch together.
+``"numpy"``). The backends get it beside the resized view; detail views are ``(3, D, D)``.
+
+**Never enlarge** (``enlarge=False``, a release whose input size is a maximum,
+:func:`mspt_pyiqa.preprocess.target_short_side`): a region whose short side is at or below the
+input size keeps its own size, so inputs of different files have more shapes; and a region whose
+short side is below ``D`` gets its resized view as its detail view (not ``D`` x ``D``), as
+``MSPTNet(enlarge=False)`` does. The runner batches only inputs whose shapes (both views) match.
 """
 from __future__ import annotations
 
@@ -49,13 +54,15 @@ class PreprocessConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_side: Optional[int] = 8192
     detail_size: Optional[int] = None  # side (px) of the model's detail view; None: the model has none
+    enlarge: bool = True  # False: input_size is a maximum, smaller images keep their own size
 
 
 @dataclasses.dataclass
 class Prepared:
     """Result for one file: ``inputs`` (one ``(3, h, w)`` float32 array per face), ``boxes`` ``"x,y,w,h"``, a status.
 
-    ``details``: with a detail view, one ``(3, D, D)`` float32 array per input (same order); else empty.
+    ``details``: with a detail view, one ``(3, D, D)`` float32 array per input (same order; with
+    ``enlarge=False`` a region smaller than ``D`` gives its resized view instead); else empty.
     """
 
     path: str
@@ -72,28 +79,34 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def to_network_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """``(H, W, 3)`` uint8 or float [0, 1] -> ``(3, h, w)`` float32 [0, 1], short side = input size."""
+    """``(H, W, 3)`` uint8 or float [0, 1] -> ``(3, h, w)`` float32 [0, 1], short side = input size
+    (``cfg.enlarge=False``: at most the input size)."""
     x = _as_float(image)
     if cfg.resize_impl == "numpy":
         from mspt_pyiqa.preprocess import resize_array_to_test_size
 
-        return np.ascontiguousarray(resize_array_to_test_size(x, cfg.input_size, cfg.resize_mode).transpose(2, 0, 1))
+        out = resize_array_to_test_size(x, cfg.input_size, cfg.resize_mode, enlarge=cfg.enlarge)
+        return np.ascontiguousarray(out.transpose(2, 0, 1))
     import torch
 
     from mspt_pyiqa.preprocess import resize_to_test_size
 
     t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).unsqueeze(0)
-    return resize_to_test_size(t, cfg.input_size, mode=cfg.resize_mode)[0].numpy()
+    return resize_to_test_size(t, cfg.input_size, mode=cfg.resize_mode, enlarge=cfg.enlarge)[0].numpy()
 
 
 def to_detail_input(image: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """``(H, W, 3)`` uint8 or float [0, 1] -> its detail view ``(3, D, D)`` float32 [0, 1], ``D = cfg.detail_size``.
 
-    Cut from ``image`` as given (its own resolution), as ``MSPTNet`` cuts it from its input.
+    Cut from ``image`` as given (its own resolution), as ``MSPTNet`` cuts it from its input. With
+    ``cfg.enlarge=False`` a short side below ``D`` gives :func:`to_network_input` instead (both views
+    the same image, as :func:`mspt_pyiqa.preprocess.detail_view` with ``enlarge=False``).
     """
     if cfg.detail_size is None:
         raise ValueError("to_detail_input needs a detail_size")
     h, w = image.shape[:2]
+    if not cfg.enlarge and min(h, w) < int(cfg.detail_size):
+        return to_network_input(image, cfg)
     if min(h, w) >= int(cfg.detail_size):  # a plain crop: cut it first, convert only those pixels (same values)
         from mspt_pyiqa.preprocess import detail_box
 

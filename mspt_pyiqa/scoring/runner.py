@@ -48,12 +48,15 @@ def score_prepared(batch: Sequence[Prepared], backend: Callable[..., np.ndarray]
     """Rows for a batch of prepared files; inputs of equal shape go through the backend together.
 
     Files prepared with a detail view (:attr:`Prepared.details`) go through ``backend(x, detail)``
-    with their detail views stacked in the same order; others through ``backend(x)``.
+    with their detail views stacked in the same order; others through ``backend(x)``. Inputs are
+    grouped by the shapes of both views: a model that never enlarges (``enlarge=False``) gives
+    small images their own sizes and, below the detail size, a detail view of the resized view's shape.
     """
-    groups: Dict[Tuple[int, ...], List[Tuple[int, int]]] = defaultdict(list)
+    groups: Dict[Tuple[Tuple[int, ...], ...], List[Tuple[int, int]]] = defaultdict(list)
     for bi, item in enumerate(batch):
         for fi, t in enumerate(item.inputs):
-            groups[tuple(t.shape)].append((bi, fi))
+            detail_shape = tuple(item.details[fi].shape) if item.details else ()
+            groups[(tuple(t.shape), detail_shape)].append((bi, fi))
     scores: Dict[Tuple[int, int], float] = {}
     failures: Dict[Tuple[int, int], str] = {}
     for members in groups.values():

@@ -7,7 +7,9 @@ writes its entry in ``catalog.yaml``: file, sha256, input size, backbone, the re
 git commit that trained it (from ``run.json``: each stage's own, which must agree), and the recipe's ``release:`` block
 (``training_data``, ``license``, ``description``, ``input_size``: the test size the
 native-scale yardstick chose; ``detail_size``: the side of the detail view when the release
-has one, which must be what the last stage trained with). ``default: true`` in that block (or ``--default``) makes it what
+has one, which must be what the last stage trained with; ``enlarge: false`` for a release whose
+input size is a maximum, smaller images scored at their own size, which must match the last stage's
+``network.enlarge`` when that is set). ``default: true`` in that block (or ``--default``) makes it what
 ``create_metric('mspt_face')`` loads. A run started from a tree with uncommitted changes
 (``git_commit`` ending in ``-dirty``) is refused: its commit would not reproduce it.
 """
@@ -26,7 +28,7 @@ from mspt_pyiqa.utils.io import atomic_save, atomic_write_text
 logger = logging.getLogger(__name__)
 
 #: Keys of a recipe's ``release:`` block that :func:`publish_run` reads.
-RELEASE_KEYS = ("training_data", "license", "description", "input_size", "detail_size", "default", "reference")
+RELEASE_KEYS = ("training_data", "license", "description", "input_size", "detail_size", "enlarge", "default", "reference")
 
 
 class PublishError(ValueError):
@@ -63,6 +65,12 @@ def release_block(recipe: Mapping[str, Any]) -> Dict[str, Any]:
     if "detail_size" in last and last["detail_size"] != detail:
         raise PublishError(f"recipe release block: detail_size {detail!r} is not the last stage's "
                            f"network detail_size {last['detail_size']!r}")
+    enlarge = block.get("enlarge", True)
+    if not isinstance(enlarge, bool):  # YAML 'false' is a bool; "false" or 0 would be misread
+        raise PublishError(f"recipe release block: enlarge must be true or false, got {enlarge!r}")
+    if "enlarge" in last and last["enlarge"] != enlarge:
+        raise PublishError(f"recipe release block: enlarge {enlarge!r} is not the last stage's "
+                           f"network enlarge {last['enlarge']!r}")
     return block
 
 
@@ -112,6 +120,8 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
     meta = {"name": name, "input_size": int(block["input_size"]), "recipe": recipe_ref, "git_commit": commit}
     if block.get("detail_size"):
         meta["detail_size"] = int(block["detail_size"])
+    if block.get("enlarge") is False:  # only then: releases that enlarge keep the meta they always had
+        meta["enlarge"] = False
     weights_dir = Path(weights_dir)
     tmp = weights_dir / f".{name}.publish.pth"
     atomic_save(tmp, lambda f: torch.save({"params": params, "meta": meta}, f))
@@ -131,6 +141,8 @@ def publish_run(run_dir: Path, recipe: Mapping[str, Any], weights_dir: Path, rec
     }
     if block.get("detail_size"):
         entry["detail_size"] = int(block["detail_size"])
+    if block.get("enlarge") is False:
+        entry["enlarge"] = False
     if block.get("reference"):
         entry["reference"] = str(block["reference"])
     entry["description"] = str(block["description"])

@@ -178,7 +178,9 @@ STAGE = {
     "datasets": F((dict,), required=True, open_keys=True, each=F((dict,), children=DATASET),
                   check=lambda d: None if "train" in d else "needs a 'train' dataset"),
     "network": F((dict,), required=True, open_keys=True, children={"type": F((str,), required=True),
-                                                                    "test_img_size": _int(16, nullable=True)}),
+                                                                    "test_img_size": _int(16, nullable=True),
+                                                                    # true or false (a string "false" is refused, not read as true)
+                                                                    "enlarge": F((bool,))}),
     "path": F((dict,), open_keys=True, children={"pretrain_network": F((str,), nullable=True), "strict_load": F((bool,)),
                                                  "resume_state": F((str,), nullable=True)}),
     "train": F((dict,), required=True, children=TRAIN),
