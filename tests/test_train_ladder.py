@@ -266,3 +266,23 @@ def test_corpus_train_split_ladders_feed_the_ranking_term(tmp_path: Path) -> Non
     assert b["img"].shape == (9, 3, 32, 32) and b["ladder_group"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert torch.equal(b["img"], batches.batch([0, 1, 1])["img"])  # the draw depends on the key only
 
+
+
+def test_teacher_loss_kinds_keep_the_teacher_on_those_ladders_only(tmp_path: Path) -> None:
+    """``teacher_loss.kinds``: rows of other kinds lose their teacher score (NaN), so the teacher
+    term sees pairs of the listed kinds only; an unknown kind is refused by name."""
+    csv, _ = _reference_pool_csv(tmp_path)
+    kept = KINDS[0]
+    opt = {"meta_info_file": str(csv), "ladders_per_batch": 4,
+           "teacher_loss": {"type": "TeacherDifferenceLoss", "loss_weight": 1.0, "kinds": [kept]}}
+    batches = LadderBatches(opt)
+    batches.set_teacher_scores(np.linspace(0.1, 0.9, len(batches.images)).astype(np.float32))
+    lad = batches.ladders
+    for rows, k in zip(lad.ladders, lad.kind_of):
+        finite = np.isfinite(lad.teacher[np.asarray(rows)])
+        assert finite.all() if lad.kinds[int(k)] == kept else not finite[1:].any()
+    # the loss itself is built without the option (it selects rows, not a loss argument)
+    _, teacher_loss, _ = build_ladder_losses(opt)
+    assert teacher_loss is not None
+    with pytest.raises(ValueError, match=r"teacher_loss\.kinds names kinds the ladders do not have: \['sharpen'\]"):
+        LadderBatches({**opt, "teacher_loss": {"kinds": ["sharpen"]}})

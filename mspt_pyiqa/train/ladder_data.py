@@ -245,6 +245,24 @@ class LadderImages(Dataset):
         return self.load(index)
 
 
+def teacher_kinds(ladders: Ladders, kinds: Optional[Sequence[str]]) -> Optional[np.ndarray]:
+    """``(N,)`` bool: rows of a ladder whose kind is in ``kinds`` (``train.ladder.teacher_loss.kinds``);
+    ``None`` when ``kinds`` is unset (every row). Why: the teacher's step sizes are a target only
+    where the ladders carry no lesson of their own (e.g. the photometric kinds of v11's corpus);
+    on native-scale noise they would pull the student's margins back to the teacher's."""
+    if kinds is None:
+        return None
+    unknown = sorted(set(kinds) - set(ladders.kinds))
+    if unknown:
+        raise ValueError(f"train.ladder.teacher_loss.kinds names kinds the ladders do not have: {unknown} "
+                         f"(kinds: {list(ladders.kinds)})")
+    keep = np.zeros(len(ladders.paths), dtype=bool)
+    for rows, k in zip(ladders.ladders, ladders.kind_of):
+        if ladders.kinds[int(k)] in kinds:
+            keep[np.asarray(rows, dtype=np.int64)] = True
+    return keep
+
+
 class LadderBatches:
     """Seeded ladder batches for training: ``batch(seed_key)`` -> batch dict.
 
@@ -263,6 +281,7 @@ class LadderBatches:
         augment = opt.get("augment") or {}
         self.images = LadderImages(self.ladders, augment.get("resize"))
         self.hflip = bool(augment.get("hflip", True))
+        self.teacher_kinds = teacher_kinds(self.ladders, (opt.get("teacher_loss") or {}).get("kinds"))
         if opt.get("cross_loss") and (self.ladders.severity is None or not np.isfinite(self.ladders.severity).any()):
             raise MetaInfoError(f"{opt['meta_info_file']}: train.ladder.cross_loss needs a 'severity' column "
                                 "(mspt-face corpus native-ladders writes one)")
@@ -278,9 +297,13 @@ class LadderBatches:
         return [-1] * len(self.ladders.paths)
 
     def set_teacher_scores(self, scores: np.ndarray) -> None:
+        """Attach the teacher's score of every row, ``(N,)``; rows outside ``teacher_loss.kinds``
+        (when set) get NaN, so no pair of theirs enters the teacher term."""
         scores = np.asarray(scores, dtype=np.float32)
         if scores.shape != (len(self.images),):
             raise ValueError(f"expected {len(self.images)} ladder teacher scores, got shape {scores.shape}")
+        if self.teacher_kinds is not None:
+            scores = np.where(self.teacher_kinds, scores, np.float32(np.nan))
         self.ladders.teacher = scores
 
     def batch(self, seed_key: Sequence[int]) -> Dict[str, torch.Tensor]:
