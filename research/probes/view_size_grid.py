@@ -51,8 +51,11 @@ def gflops(side: int) -> float:
     return GFLOPS_448 * (side / 448.0) ** 2 if side else 0.0
 
 
-def score_sizes(rows: List[Dict[str, str]], cache: Path, net: MSPTNet, views: List[str]) -> None:
-    """Add the score of each missing view column (``r<S>`` resized, ``d<D>`` detail) to every row."""
+def score_sizes(rows: List[Dict[str, str]], cache: Path, net: MSPTNet, views: List[str], enlarge: bool = True) -> None:
+    """Add the score of each missing view column (``r<S>`` resized, ``d<D>`` detail) to every row.
+
+    ``enlarge=False``: the release field of that name (input size as a maximum); a detail view of
+    an image below ``D`` px is then its resized view at ``D`` px, exact for the pairs ``S + S``."""
     if not views:
         return
     for r in tqdm(rows, desc=f"scoring {' '.join(views)}", unit="img"):
@@ -60,7 +63,8 @@ def score_sizes(rows: List[Dict[str, str]], cache: Path, net: MSPTNet, views: Li
         with torch.no_grad():
             for v in views:
                 side = int(v[1:])
-                view = resize_to_test_size(x, side) if v[0] == "r" else detail_view(x, side)
+                view = (resize_to_test_size(x, side, enlarge=enlarge) if v[0] == "r"
+                        else detail_view(x, side, enlarge=enlarge, test_img_size=side))
                 r[v] = repr(float(net(view)))
 
 
@@ -80,6 +84,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--max-gflops", type=float, default=0.5, help="leave out pairs above this cost")
     p.add_argument("--out", type=Path, required=True, help="report path without extension")
     p.add_argument("--views-cache", type=Path, default=None, help="per-image view scores (CSV, outside the repository)")
+    p.add_argument("--no-enlarge", action="store_true",
+                   help="score as a release with enlarge: false (images below a view's size kept at their own size)")
     args = p.parse_args(argv)
     rows = arm_rows(args.cache, args.arm)
     views_csv = args.views_cache or REPO / "runs" / "view_size_grid" / (args.out.name + "_views.csv")
@@ -92,7 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     wanted = [f"r{s}" for s in args.resized] + [f"d{d}" for d in args.detail if d]
     missing = [v for v in wanted if any(v not in r for r in rows)]
     net = MSPTNet(test_img_size=None, detail_size=None, pretrained_model_path=str(args.weights)).eval()
-    score_sizes(rows, args.cache, net, missing)
+    score_sizes(rows, args.cache, net, missing, enlarge=not args.no_enlarge)
     cols = sorted({k for r in rows for k in r if k[:1] in "rd" and k[1:].isdigit()}, key=lambda k: (k[0], int(k[1:])))
     tmp = views_csv.with_suffix(".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
