@@ -18,7 +18,7 @@ import torch
 from mspt_pyiqa.archs.mspt_arch import MSPTNet
 from mspt_pyiqa.cli.main import main
 from mspt_pyiqa.preprocess import NUMPY_RESIZE_TOLERANCE, detail_view, detail_view_array
-from mspt_pyiqa.scoring.writer import read_results
+from view_helpers import csv_scores, random_bn, smooth_image, twin, worst_difference
 
 D = 64  # detail size and test size: small, so the tests are fast
 TOL = 1e-4
@@ -26,26 +26,11 @@ CSV_TOL = TOL + 2e-6  # the CSV keeps 6 decimals
 COMMON = ["--workers", "0", "--no-progress", "--table-rows", "0", "--faces", "crop"]
 
 
-def _random_bn(net: torch.nn.Module) -> None:
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):  # like trained statistics, not the 0/1 defaults
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 2.0)
-
-
-def _image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A smooth colour field with fine noise (both views see something), uint8 ``(h, w, 3)``."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = np.stack([np.sin(xx / (7 + 3 * c) + c) * np.cos(yy / (11 - 2 * c)) for c in range(3)], axis=2)
-    img = 0.5 + 0.35 * base + rng.normal(0, 0.06, (h, w, 3))
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def dv_net() -> MSPTNet:
     torch.manual_seed(1)
     net = MSPTNet(pretrained=False, test_img_size=D, detail_size=D)
-    _random_bn(net)
+    random_bn(net)
     return net.eval()
 
 
@@ -78,7 +63,7 @@ def dv_files(dv_ckpt: Path) -> List[Path]:
     for name, (h, w) in {"landscape.png": (150, 220), "portrait.png": (201, 120), "square.png": (D, D),
                          "small.png": (48, 57)}.items():
         path = dv_ckpt.parent / name
-        Image.fromarray(_image(rng, h, w)).save(path)
+        Image.fromarray(smooth_image(rng, h, w)).save(path)
         out.append(path)
     return out
 
@@ -102,17 +87,6 @@ def _reference_scores(net: MSPTNet, files: List[Path]) -> Dict[str, float]:
     """``MSPTNet`` called on each whole file (it resizes and cuts the detail view itself)."""
     with torch.inference_mode():
         return {p.name: float(net(_file_tensor(p)).item()) for p in files}
-
-
-def _scores(path: Path) -> Dict[str, float]:
-    rows = read_results(path)
-    assert all(r["status"] == "ok" for r in rows), rows
-    return {Path(r["path"]).name: r["score"] for r in rows}
-
-
-def _worst(a: Dict[str, float], b: Dict[str, float]) -> float:
-    assert sorted(a) == sorted(b)
-    return max(abs(a[k] - b[k]) for k in a)
 
 
 # ---------------------------------------------------------------------------- detail_view twins
@@ -158,13 +132,6 @@ def test_detail_view_refuses_a_bad_size() -> None:
 
 
 # ---------------------------------------------------------------------------- MSPTNet(detail_size)
-def _twin(net: MSPTNet, **kwargs) -> MSPTNet:
-    """A network with ``net``'s weights and other view settings."""
-    other = MSPTNet(pretrained=False, **kwargs)
-    other.load_state_dict(net.state_dict())
-    return other.eval()
-
-
 def test_forward_cuts_the_detail_view_itself(dv_net: MSPTNet) -> None:
     torch.manual_seed(2)
     for shape in ((2, 3, 150, 220), (1, 3, 48, 57)):
@@ -175,8 +142,8 @@ def test_forward_cuts_the_detail_view_itself(dv_net: MSPTNet) -> None:
 
 def test_score_is_the_mean_of_the_two_views_scores(dv_net: MSPTNet) -> None:
     """The head is linear: scoring the mean feature = the mean of the two single-view scores."""
-    whole = _twin(dv_net, test_img_size=D, detail_size=None)
-    as_is = _twin(dv_net, test_img_size=None, detail_size=None)  # scores its input without resizing
+    whole = twin(dv_net, test_img_size=D, detail_size=None)
+    as_is = twin(dv_net, test_img_size=None, detail_size=None)  # scores its input without resizing
     torch.manual_seed(3)
     x = torch.rand(3, 3, 130, 175)
     with torch.inference_mode():
@@ -196,9 +163,9 @@ def test_batch_invariance(dv_net: MSPTNet) -> None:
 
 
 def test_gradients_reach_the_backbone_through_both_views(dv_net: MSPTNet) -> None:
-    net = _twin(dv_net, test_img_size=D, detail_size=D)
-    whole = _twin(dv_net, test_img_size=D, detail_size=None)
-    as_is = _twin(dv_net, test_img_size=None, detail_size=None)
+    net = twin(dv_net, test_img_size=D, detail_size=D)
+    whole = twin(dv_net, test_img_size=D, detail_size=None)
+    as_is = twin(dv_net, test_img_size=None, detail_size=None)
     torch.manual_seed(5)
     x = torch.rand(2, 3, 100, 140)
     d = detail_view(x, D).clone().requires_grad_(True)
@@ -217,7 +184,7 @@ def test_gradients_reach_the_backbone_through_both_views(dv_net: MSPTNet) -> Non
 
 
 def test_without_detail_size_the_forward_is_the_old_one(dv_net: MSPTNet) -> None:
-    net = _twin(dv_net, test_img_size=D)  # detail_size="release" without catalog weights: None
+    net = twin(dv_net, test_img_size=D)  # detail_size="release" without catalog weights: None
     assert net.detail_size is None
     torch.manual_seed(6)
     x = torch.rand(2, 3, 100, 150)
@@ -252,13 +219,13 @@ def test_torch_backend_scores_like_msptnet_on_the_file(tmp_path: Path, dv_files:
     out = tmp_path / "t.csv"
     assert main(["score", *map(str, dv_files), "-o", str(out), "--weights", str(dv_ckpt), "--batch-size", "3", *COMMON]) == 0
     ref = _reference_scores(dv_net, dv_files)
-    assert _worst(_scores(out), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out), ref) < CSV_TOL
     # Two files of one size share a batch: their detail views are stacked.
     out2 = tmp_path / "t2.csv"
     twice = [dv_files[0], tmp_path / "copy.png"]
     twice[1].write_bytes(twice[0].read_bytes())
     assert main(["score", *map(str, twice), "-o", str(out2), "--weights", str(dv_ckpt), *COMMON]) == 0
-    s = _scores(out2)
+    s = csv_scores(out2)
     # Same image twice in one batch: the same score up to the CSV's last (6th) decimal, which one
     # float32 ulp of difference between batch positions can flip.
     assert abs(s["copy.png"] - ref["landscape.png"]) < CSV_TOL and abs(s["copy.png"] - s["landscape.png"]) <= 1.01e-6
@@ -289,12 +256,12 @@ def test_onnxruntime_backend_scores_like_msptnet_on_the_file(tmp_path: Path, dv_
     out = tmp_path / "o.csv"
     assert main(["score", *map(str, dv_files), "-o", str(out), "--backend", "onnxruntime", "--onnx-model", str(dv_onnx),
                  "--batch-size", "4", *COMMON]) == 0
-    assert _worst(_scores(out), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out), ref) < CSV_TOL
     # Without --onnx-model the checkpoint is exported on the fly, detail input included.
     out2 = tmp_path / "f.csv"
     assert main(["score", *map(str, dv_files), "-o", str(out2), "--backend", "onnxruntime", "--weights", str(dv_ckpt),
                  *COMMON]) == 0
-    assert _worst(_scores(out2), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out2), ref) < CSV_TOL
 
 
 def test_backends_agree_on_aligned_faces(example_folder: Path, dv_ckpt: Path, dv_onnx: Path) -> None:
@@ -333,12 +300,12 @@ def test_detail_size_comes_from_the_checkpoint_or_the_option(tmp_path: Path, dv_
     out = tmp_path / "o.csv"
     assert main(["score", *map(str, dv_files), "-o", str(out), "--weights", str(plain_ckpt), "--detail-size", str(D),
                  *COMMON]) == 0
-    assert _worst(_scores(out), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out), ref) < CSV_TOL
     # The same weights without the detail view: other scores (the one-view model).
     out1 = tmp_path / "one_view.csv"
     assert main(["score", *map(str, dv_files), "-o", str(out1), "--weights", str(plain_ckpt), *COMMON]) == 0
-    one_view = _reference_scores(_twin(dv_net, test_img_size=D, detail_size=None), dv_files)
-    assert _worst(_scores(out1), one_view) < CSV_TOL and _worst(_scores(out1), ref) > 1e-3
+    one_view = _reference_scores(twin(dv_net, test_img_size=D, detail_size=None), dv_files)
+    assert worst_difference(csv_scores(out1), one_view) < CSV_TOL and worst_difference(csv_scores(out1), ref) > 1e-3
 
 
 def test_bad_detail_sizes_are_refused_clearly(tmp_path: Path, dv_files: List[Path], plain_ckpt: Path, dv_onnx: Path,
@@ -363,7 +330,7 @@ def test_bad_detail_sizes_are_refused_clearly(tmp_path: Path, dv_files: List[Pat
     with caplog.at_level(logging.ERROR):
         assert main(["score", str(dv_files[0]), "-o", str(tmp_path / "b.csv"), "--weights", str(broken), *COMMON]) == 2
     assert "detail_size 'big'" in caplog.text
-    net = _twin(dv_net, test_img_size=D, detail_size=D)
+    net = twin(dv_net, test_img_size=D, detail_size=D)
     net.detail_size = 0
     with pytest.raises(ValueError, match="detail_size must be a positive integer"):
         export_onnx(net, tmp_path / "y.onnx")
@@ -383,7 +350,7 @@ def test_without_detail_size_the_export_has_one_input(tmp_path: Path, dv_net: MS
     from mspt_pyiqa.onnx_export import export_onnx, read_metadata
     from mspt_pyiqa.scoring.backends import OnnxBackend
 
-    net = _twin(dv_net, test_img_size=D, detail_size=None)
+    net = twin(dv_net, test_img_size=D, detail_size=None)
     path = export_onnx(net, tmp_path / "plain.onnx")
     assert "mspt_detail_size" not in read_metadata(path)
     assert [i.name for i in onnx.load(str(path)).graph.input] == ["input"]

@@ -8,7 +8,6 @@ default) must give exactly the scores of the code before the field.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Dict, List
 
@@ -22,7 +21,7 @@ from mspt_pyiqa.archs.mspt_arch import MSPTNet
 from mspt_pyiqa.cli.main import main
 from mspt_pyiqa.preprocess import (NUMPY_RESIZE_TOLERANCE, detail_view, detail_view_array, resize_array_to_test_size,
                                    resize_to_test_size, target_short_side)
-from mspt_pyiqa.scoring.writer import read_results
+from view_helpers import csv_scores, random_bn, smooth_image, twin, weights_folder, worst_difference
 
 S = 128  # input size: small, so the tests are fast
 TOL = 1e-4
@@ -30,33 +29,11 @@ CSV_TOL = TOL + 2e-6  # the CSV keeps 6 decimals
 COMMON = ["--workers", "0", "--no-progress", "--table-rows", "0", "--faces", "crop"]
 
 
-def _random_bn(net: torch.nn.Module) -> None:
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):  # like trained statistics, not the 0/1 defaults
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 2.0)
-
-
 def _net(seed: int = 1, **kwargs) -> MSPTNet:
     torch.manual_seed(seed)
     net = MSPTNet(pretrained=False, **kwargs)
-    _random_bn(net)
+    random_bn(net)
     return net.eval()
-
-
-def _twin(net: MSPTNet, **kwargs) -> MSPTNet:
-    """A network with ``net``'s weights and other view settings."""
-    other = MSPTNet(pretrained=False, **kwargs)
-    other.load_state_dict(net.state_dict())
-    return other.eval()
-
-
-def _image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A smooth colour field with fine noise, uint8 ``(h, w, 3)``."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = np.stack([np.sin(xx / (7 + 3 * c) + c) * np.cos(yy / (11 - 2 * c)) for c in range(3)], axis=2)
-    img = 0.5 + 0.35 * base + rng.normal(0, 0.06, (h, w, 3))
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
 def _tensor(img: np.ndarray) -> torch.Tensor:
@@ -104,16 +81,16 @@ def big_net() -> MSPTNet:
 
 
 def test_a_small_image_gets_the_one_view_score_at_its_own_size(big_net: MSPTNet) -> None:
-    plain = _twin(big_net, test_img_size=224, detail_size=None)  # one view, 224 px: no resize of a 224 px crop
-    x = _tensor(_image(np.random.default_rng(4), 224, 224))
+    plain = twin(big_net, test_img_size=224, detail_size=None)  # one view, 224 px: no resize of a 224 px crop
+    x = _tensor(smooth_image(np.random.default_rng(4), 224, 224))
     with torch.inference_mode():
         got, want = big_net(x), plain(x)
     assert torch.allclose(got, want, atol=1e-6, rtol=0), (got, want)
 
 
 def test_a_large_image_scores_as_with_enlarge(big_net: MSPTNet) -> None:
-    enlarging = _twin(big_net, test_img_size=320, detail_size=320, enlarge=True)
-    x = _tensor(_image(np.random.default_rng(5), 512, 512))
+    enlarging = twin(big_net, test_img_size=320, detail_size=320, enlarge=True)
+    x = _tensor(smooth_image(np.random.default_rng(5), 512, 512))
     with torch.inference_mode():
         assert torch.equal(big_net(x), enlarging(x))
 
@@ -121,9 +98,9 @@ def test_a_large_image_scores_as_with_enlarge(big_net: MSPTNet) -> None:
 def test_the_default_enlarges_exactly_as_before(big_net: MSPTNet) -> None:
     """``enlarge`` left out: a small image is enlarged to the input size and to the detail size, the
     arithmetic written out here as it was before the field."""
-    net = _twin(big_net, test_img_size=320, detail_size=320)
-    assert net.enlarge is True and _twin(big_net, test_img_size=320).enlarge is True
-    x = _tensor(_image(np.random.default_rng(6), 224, 224))
+    net = twin(big_net, test_img_size=320, detail_size=320)
+    assert net.enlarge is True and twin(big_net, test_img_size=320).enlarge is True
+    x = _tensor(smooth_image(np.random.default_rng(6), 224, 224))
     m = net.model
 
     def pooled(v: torch.Tensor) -> torch.Tensor:
@@ -194,13 +171,6 @@ def _run(tmp_path: Path, net: MSPTNet) -> Path:
     return run
 
 
-def _weights(tmp_path: Path) -> Path:
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    shutil.copyfile(W.package_weights_dir() / "catalog.yaml", folder / "catalog.yaml")
-    return folder
-
-
 @pytest.mark.parametrize("release,last,match", [
     ({"enlarge": "false"}, None, "enlarge must be true or false"),
     ({"enlarge": 0}, None, "enlarge must be true or false"),
@@ -210,7 +180,7 @@ def _weights(tmp_path: Path) -> Path:
 def test_publish_refuses_a_bad_enlarge(tmp_path: Path, small_net: MSPTNet, release, last, match) -> None:
     from mspt_pyiqa.train.publish import PublishError, publish_run
 
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     block = {k: v for k, v in RECIPE["release"].items() if k != "enlarge"}
     stages = [{"option": "a.yml"}, {"option": "b.yml", **({"overrides": {"network": {"enlarge": last}}} if last is not None else {})}]
     with pytest.raises(PublishError, match=match):
@@ -224,7 +194,7 @@ def test_publish_carries_enlarge_to_meta_catalog_and_metric(tmp_path: Path, smal
 
     from mspt_pyiqa.train.publish import publish_run
 
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     dest = publish_run(_run(tmp_path, small_net), RECIPE, folder, "r.yml")
     entry = W.load_catalog(folder / "catalog.yaml")["mspt_face_enl"]
     assert entry.enlarge is False and W.checkpoint_meta(dest)["enlarge"] is False
@@ -263,7 +233,7 @@ def files(ckpt: Path) -> List[Path]:
     for name, (h, w) in {"small.png": (100, 100), "small2.png": (90, 117), "exact.png": (S, 150),
                          "large.png": (200, 260)}.items():
         path = ckpt.parent / name
-        Image.fromarray(_image(rng, h, w)).save(path)
+        Image.fromarray(smooth_image(rng, h, w)).save(path)
         out.append(path)
     return out
 
@@ -275,17 +245,6 @@ def _reference(net: MSPTNet, paths: List[Path]) -> Dict[str, float]:
         return {p.name: float(net(_tensor(load_image(str(p)).rgb)).item()) for p in paths}
 
 
-def _scores(path: Path) -> Dict[str, float]:
-    rows = read_results(path)
-    assert all(r["status"] == "ok" for r in rows), rows
-    return {Path(r["path"]).name: r["score"] for r in rows}
-
-
-def _worst(a: Dict[str, float], b: Dict[str, float]) -> float:
-    assert sorted(a) == sorted(b)
-    return max(abs(a[k] - b[k]) for k in a)
-
-
 def test_torch_scoring_keeps_small_images_at_their_size(tmp_path: Path, files: List[Path], ckpt: Path,
                                                         small_net: MSPTNet) -> None:
     from mspt_pyiqa.scoring.model import build_backend
@@ -295,13 +254,13 @@ def test_torch_scoring_keeps_small_images_at_their_size(tmp_path: Path, files: L
     out = tmp_path / "t.csv"
     assert main(["score", *map(str, files), "-o", str(out), "--weights", str(ckpt), "--batch-size", "4", *COMMON]) == 0
     ref = _reference(small_net, files)
-    assert _worst(_scores(out), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out), ref) < CSV_TOL
     # --no-enlarge on a checkpoint that says nothing: the same scores
     plain = tmp_path / "plain.pth"
     W.save_checkpoint(small_net, plain, meta={"input_size": S, "detail_size": S})
     out2 = tmp_path / "t2.csv"
     assert main(["score", *map(str, files), "-o", str(out2), "--weights", str(plain), "--no-enlarge", *COMMON]) == 0
-    assert _worst(_scores(out2), ref) < CSV_TOL
+    assert worst_difference(csv_scores(out2), ref) < CSV_TOL
 
 
 def test_batches_group_by_both_views_shapes(files: List[Path], small_net: MSPTNet) -> None:
@@ -315,12 +274,12 @@ def test_batches_group_by_both_views_shapes(files: List[Path], small_net: MSPTNe
     from mspt_pyiqa.scoring.runner import score_prepared
 
     d = 176
-    net = _twin(small_net, test_img_size=S, detail_size=d, enlarge=False)
+    net = twin(small_net, test_img_size=S, detail_size=d, enlarge=False)
     rng = np.random.default_rng(9)
     paths = []
     for side in (150, 200, 100):
         p = files[0].parent / f"sq{side}.png"
-        Image.fromarray(_image(rng, side, side)).save(p)
+        Image.fromarray(smooth_image(rng, side, side)).save(p)
         paths.append(p)
     prep = Preprocessor(PreprocessConfig(input_size=S, faces="crop", detail_size=d, enlarge=False))
     batch = [prep(str(p)) for p in paths]
@@ -329,7 +288,7 @@ def test_batches_group_by_both_views_shapes(files: List[Path], small_net: MSPTNe
     rows = score_prepared(batch, TorchBackend(net))
     got = {Path(r["path"]).name: r["score"] for r in rows}
     assert all(r["status"] == "ok" for r in rows), rows
-    assert _worst(got, _reference(net, paths)) < TOL
+    assert worst_difference(got, _reference(net, paths)) < TOL
 
 
 def test_onnx_export_scores_like_torch(tmp_path: Path, ckpt: Path, small_net: MSPTNet) -> None:
@@ -340,7 +299,7 @@ def test_onnx_export_scores_like_torch(tmp_path: Path, ckpt: Path, small_net: MS
     from mspt_pyiqa.onnx_export import export_onnx, read_metadata
     from mspt_pyiqa.scoring.backends import OnnxBackend
 
-    net = _twin(small_net, test_img_size=256, detail_size=256, enlarge=False)
+    net = twin(small_net, test_img_size=256, detail_size=256, enlarge=False)
     path = export_onnx(net, tmp_path / "enl.onnx")
     meta = read_metadata(path)
     assert meta["mspt_enlarge"] == "0" and meta["mspt_input_size"] == "256"
@@ -352,7 +311,7 @@ def test_onnx_export_scores_like_torch(tmp_path: Path, ckpt: Path, small_net: MS
     paths = []
     for side in (200, 400):
         p = tmp_path / f"img{side}.png"
-        Image.fromarray(_image(rng, side, side + 30)).save(p)
+        Image.fromarray(smooth_image(rng, side, side + 30)).save(p)
         paths.append(p)
     ref = _reference(net, paths)
     ckpt256 = tmp_path / "enl256.pth"
@@ -360,9 +319,9 @@ def test_onnx_export_scores_like_torch(tmp_path: Path, ckpt: Path, small_net: MS
     for extra in (["--onnx-model", str(path)], ["--weights", str(ckpt256)]):  # a file, and exported on the fly
         out = tmp_path / f"o{len(extra[1])}.csv"
         assert main(["score", *map(str, paths), "-o", str(out), "--backend", "onnxruntime", *extra, *COMMON]) == 0
-        assert _worst(_scores(out), ref) < CSV_TOL
+        assert worst_difference(csv_scores(out), ref) < CSV_TOL
     # An export that enlarges has no key, and a file without it enlarges.
-    path2 = export_onnx(_twin(small_net, test_img_size=S, detail_size=S), tmp_path / "plain.onnx")
+    path2 = export_onnx(twin(small_net, test_img_size=S, detail_size=S), tmp_path / "plain.onnx")
     assert "mspt_enlarge" not in read_metadata(path2) and OnnxBackend(path2).enlarge is True
     assert main(["export", str(tmp_path / "cli.onnx"), "--weights", str(ckpt)]) == 0  # its self-check includes a small image
     assert read_metadata(tmp_path / "cli.onnx")["mspt_enlarge"] == "0"

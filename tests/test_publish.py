@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 
 from mspt_pyiqa import weights as W
 from mspt_pyiqa.train.publish import PublishError, publish_run
+from view_helpers import weights_folder
 
 RECIPE = {
     "name": "mspt_face_test",
@@ -34,15 +34,8 @@ def _run(tmp_path: Path, commit: str = "0123456789abcdef0123456789abcdef01234567
     return run
 
 
-def _weights(tmp_path: Path) -> Path:
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    shutil.copyfile(W.package_weights_dir() / "catalog.yaml", folder / "catalog.yaml")
-    return folder
-
-
 def test_publish_writes_the_file_and_a_catalog_entry_that_loads(tmp_path: Path) -> None:
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     before = (folder / "catalog.yaml").read_text()
     dest = publish_run(_run(tmp_path), RECIPE, folder, "options/recipes/mspt_face_test.yml", make_default=True, today="2026-12-07")
     assert dest.parent == folder and dest.name.startswith("mspt_face_test-") and dest.suffix == ".pth"
@@ -65,7 +58,7 @@ def test_publish_writes_the_file_and_a_catalog_entry_that_loads(tmp_path: Path) 
 
 
 def test_publish_keeps_the_default_unless_asked(tmp_path: Path) -> None:
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     default = W.default_entry_name(folder / "catalog.yaml")
     publish_run(_run(tmp_path), RECIPE, folder, "r.yml")
     assert W.default_entry_name(folder / "catalog.yaml") == default
@@ -83,7 +76,7 @@ def test_publish_keeps_the_default_unless_asked(tmp_path: Path) -> None:
                     "release": {**RECIPE["release"], "detail_size": 256}}, "not the last stage's network detail_size"),
 ])
 def test_publish_refuses_what_would_not_reproduce(tmp_path: Path, commit, stages, recipe, match) -> None:
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     before = (folder / "catalog.yaml").read_text()
     with pytest.raises(PublishError, match=match):
         publish_run(_run(tmp_path, commit, stages), recipe, folder, "r.yml")
@@ -93,7 +86,7 @@ def test_publish_refuses_what_would_not_reproduce(tmp_path: Path, commit, stages
 def test_publish_names_the_commit_the_stages_trained_from(tmp_path: Path) -> None:
     """A finished run resumed later (to publish) from another commit keeps its stages' commit; stages
     trained from different commits are refused."""
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     run = _run(tmp_path, commit="feedfacefeedfacefeedfacefeedfacefeedface")
     data = json.loads((run / "run.json").read_text())
     for st in data["stages"]:
@@ -112,7 +105,7 @@ def test_publish_carries_the_detail_view(tmp_path: Path) -> None:
     the network loaded from either (catalog or file) gets it without being told."""
     from mspt_pyiqa.archs import MSPTNet
 
-    folder = _weights(tmp_path)
+    folder = weights_folder(tmp_path)
     recipe = {**RECIPE, "stages": [{"option": "a.yml"}, {"option": "b.yml", "overrides": {"network": {"detail_size": 320}}}],
               "release": {**RECIPE["release"], "input_size": 320, "detail_size": 320}}
     dest = publish_run(_run(tmp_path), recipe, folder, "r.yml")
