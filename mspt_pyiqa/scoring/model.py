@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Union
 
 from mspt_pyiqa.reference import Reference, ReferenceError, onnx_metadata, reference_for_release
 from mspt_pyiqa.scoring.backends import OnnxBackend, TorchBackend
@@ -45,6 +45,20 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _from_meta(given: Any, weights: Optional[str], meta: Dict[str, Any], read: Callable[[Dict[str, Any]], Any],
+               hint: str = "") -> Any:
+    """A view setting: ``given`` when set, else what the checkpoint's ``meta`` says (``read``), else
+    ``"release"`` (the default release's catalog entry) when no checkpoint is given."""
+    if given is not None:
+        return given
+    if not weights:
+        return "release"
+    try:
+        return read(meta)
+    except ValueError as err:
+        raise ValueError(f"{weights}: {err}{hint}") from err
+
+
 def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
               detail_size: Optional[int] = None, enlarge: Optional[bool] = None) -> "torch.nn.Module":
     """MSPTNet with released weights (catalog default) or ``weights``; eval mode, on CPU.
@@ -58,24 +72,8 @@ def build_net(weights: Optional[str] = None, input_size: Optional[int] = None,
     opts = metric_config()["metric_opts"]
     meta = checkpoint_meta(weights) if weights else {}
     size = input_size or meta.get("input_size") or opts["test_img_size"]
-    if detail_size is not None:
-        detail: Union[int, str, None] = detail_size
-    elif weights:
-        try:
-            detail = meta_detail_size(meta)
-        except ValueError as err:
-            raise ValueError(f"{weights}: {err}; give --detail-size") from err
-    else:
-        detail = "release"  # the default release's catalog entry
-    if enlarge is not None:
-        grow: Union[bool, str] = enlarge
-    elif weights:
-        try:
-            grow = meta_enlarge(meta)
-        except ValueError as err:
-            raise ValueError(f"{weights}: {err}") from err
-    else:
-        grow = "release"
+    detail = _from_meta(detail_size, weights, meta, meta_detail_size, "; give --detail-size")
+    grow = _from_meta(enlarge, weights, meta, meta_enlarge)
     net = MSPTNet(
         backbone=opts["backbone"],
         test_img_size=int(size),
