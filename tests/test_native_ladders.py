@@ -124,14 +124,19 @@ def test_release_ref_resolves_to_catalog_file() -> None:
 
 
 def test_v12_recipe_dry_run_is_clean() -> None:
+    from mspt_pyiqa.train.publish import release_block
     from mspt_pyiqa.train.recipe import check_recipe
 
     recipe, stages, problems = check_recipe(Path("mspt_face_v12"))
     assert problems == []
-    assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 320]
-    assert [s["network"].get("detail_size") for s in stages] == [None, None, 320]  # the detail view in the last stage
+    assert [s["network"]["test_img_size"] for s in stages] == [224, 336, 448, 320, 320]  # MSPT's rising sizes, then two views
+    assert [s["network"].get("detail_size") for s in stages] == [None, None, None, 320, 320]
     assert stages[0]["path"]["pretrain_network"].endswith(".pth")
     assert all(s["train"]["ladder"]["augment"]["resize"] == [s["network"]["test_img_size"]] * 2 for s in stages)
+    block = release_block(recipe)  # the release metadata agrees with the last stage
+    assert (block["input_size"], block["detail_size"], block["enlarge"]) == (320, 320, False)
+    assert stages[-1]["train"]["ladder"]["teacher_loss"]["kinds"]  # the teacher's differences on chosen kinds only
+    assert 0.0 < float(recipe["weight_interpolation"]["weight"]) < 1.0
 
 
 def test_ladder_recipe_without_val_set_finishes_with_cross_loss(built, tmp_path, caplog) -> None:
