@@ -286,3 +286,18 @@ def test_teacher_loss_kinds_keep_the_teacher_on_those_ladders_only(tmp_path: Pat
     assert teacher_loss is not None
     with pytest.raises(ValueError, match=r"teacher_loss\.kinds names kinds the ladders do not have: \['sharpen'\]"):
         LadderBatches({**opt, "teacher_loss": {"kinds": ["sharpen"]}})
+
+
+def test_teacher_loss_files_keep_the_teacher_on_those_csvs_only(tmp_path: Path) -> None:
+    """``teacher_loss.files``: of two ladder CSVs, only the listed one's rows keep teacher scores."""
+    csv, _ = _reference_pool_csv(tmp_path)
+    other = tmp_path / "other.csv"
+    frame = pd.read_csv(csv)
+    frame.to_csv(other, index=False)
+    files = [str(csv), str(other)]
+    batches = LadderBatches({"meta_info_file": files, "teacher_loss": {"loss_weight": 1.0, "files": [str(other)]}})
+    batches.set_teacher_scores(np.full(len(batches.images), 0.5, np.float32))
+    finite = np.isfinite(batches.ladders.teacher)
+    assert finite.sum() == len(frame) and finite[len(frame):].all() and not finite[:len(frame)].any()
+    with pytest.raises(ValueError, match=r"teacher_loss\.files: \['nope\.csv'\] not in train\.ladder\.meta_info_file"):
+        LadderBatches({"meta_info_file": files, "teacher_loss": {"files": ["nope.csv"]}})

@@ -245,21 +245,41 @@ class LadderImages(Dataset):
         return self.load(index)
 
 
-def teacher_kinds(ladders: Ladders, kinds: Optional[Sequence[str]]) -> Optional[np.ndarray]:
-    """``(N,)`` bool: rows of a ladder whose kind is in ``kinds`` (``train.ladder.teacher_loss.kinds``);
-    ``None`` when ``kinds`` is unset (every row). Why: the teacher's step sizes are a target only
-    where the ladders carry no lesson of their own (e.g. the photometric kinds of v11's corpus);
-    on native-scale noise they would pull the student's margins back to the teacher's."""
-    if kinds is None:
+def teacher_rows(ladders: Ladders, kinds: Optional[Sequence[str]] = None, files: Optional[Sequence[str]] = None,
+                 meta_info_file: Union[str, Sequence[str], None] = None) -> Optional[np.ndarray]:
+    """``(N,)`` bool: rows of a ladder the teacher term covers (``train.ladder.teacher_loss``), or
+    ``None`` when neither ``kinds`` nor ``files`` is set (every row).
+
+    ``kinds``: only ladders of these kinds. ``files``: only ladders read from these entries of
+    ``meta_info_file`` (given as written there). Why: the teacher's step sizes are a target only
+    where the ladders carry no lesson of their own (e.g. the photometric kinds, or the corpus's
+    ladders v11 was trained on); on native-scale noise they would pull the student's margins back
+    to the teacher's.
+    """
+    if kinds is None and files is None:
         return None
-    unknown = sorted(set(kinds) - set(ladders.kinds))
-    if unknown:
-        raise ValueError(f"train.ladder.teacher_loss.kinds names kinds the ladders do not have: {unknown} "
-                         f"(kinds: {list(ladders.kinds)})")
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(ladders.kinds))
+        if unknown:
+            raise ValueError(f"train.ladder.teacher_loss.kinds names kinds the ladders do not have: {unknown} "
+                             f"(kinds: {list(ladders.kinds)})")
+    positions: Optional[set] = None
+    if files is not None:
+        listed = [str(m) for m in ([meta_info_file] if isinstance(meta_info_file, (str, Path)) else (meta_info_file or []))]
+        missing = [f for f in files if str(f) not in listed]
+        if missing:
+            raise ValueError(f"train.ladder.teacher_loss.files: {missing} not in train.ladder.meta_info_file {listed}")
+        positions = {listed.index(str(f)) for f in files}
     keep = np.zeros(len(ladders.paths), dtype=bool)
-    for rows, k in zip(ladders.ladders, ladders.kind_of):
-        if ladders.kinds[int(k)] in kinds:
-            keep[np.asarray(rows, dtype=np.int64)] = True
+    for rows, p, k in zip(ladders.ladders, ladders.photo_of, ladders.kind_of):
+        if kinds is not None and ladders.kinds[int(k)] not in kinds:
+            continue
+        if positions is not None:
+            # several CSVs: photo ids carry their file's position as a prefix "<k>:" (read_ladders)
+            position = int(str(ladders.photos[int(p)]).split(":", 1)[0]) if len(listed) > 1 else 0
+            if position not in positions:
+                continue
+        keep[np.asarray(rows, dtype=np.int64)] = True
     return keep
 
 
@@ -281,7 +301,8 @@ class LadderBatches:
         augment = opt.get("augment") or {}
         self.images = LadderImages(self.ladders, augment.get("resize"))
         self.hflip = bool(augment.get("hflip", True))
-        self.teacher_kinds = teacher_kinds(self.ladders, (opt.get("teacher_loss") or {}).get("kinds"))
+        t_opt = opt.get("teacher_loss") or {}
+        self.teacher_rows = teacher_rows(self.ladders, t_opt.get("kinds"), t_opt.get("files"), opt["meta_info_file"])
         if opt.get("cross_loss") and (self.ladders.severity is None or not np.isfinite(self.ladders.severity).any()):
             raise MetaInfoError(f"{opt['meta_info_file']}: train.ladder.cross_loss needs a 'severity' column "
                                 "(mspt-face corpus native-ladders writes one)")
@@ -297,13 +318,13 @@ class LadderBatches:
         return [-1] * len(self.ladders.paths)
 
     def set_teacher_scores(self, scores: np.ndarray) -> None:
-        """Attach the teacher's score of every row, ``(N,)``; rows outside ``teacher_loss.kinds``
-        (when set) get NaN, so no pair of theirs enters the teacher term."""
+        """Attach the teacher's score of every row, ``(N,)``; rows outside ``teacher_loss.kinds`` /
+        ``files`` (when set) get NaN, so no pair of theirs enters the teacher term."""
         scores = np.asarray(scores, dtype=np.float32)
         if scores.shape != (len(self.images),):
             raise ValueError(f"expected {len(self.images)} ladder teacher scores, got shape {scores.shape}")
-        if self.teacher_kinds is not None:
-            scores = np.where(self.teacher_kinds, scores, np.float32(np.nan))
+        if self.teacher_rows is not None:
+            scores = np.where(self.teacher_rows, scores, np.float32(np.nan))
         self.ladders.teacher = scores
 
     def batch(self, seed_key: Sequence[int]) -> Dict[str, torch.Tensor]:

@@ -128,8 +128,8 @@ def build_ladder_losses(ladder_opt: Mapping[str, Any]) -> "tuple[nn.Module, Opti
     registration.register()
     rank = build_loss(dict({"type": "LadderRankLoss"}, **(ladder_opt.get("loss") or {})))
     t_opt, c_opt = ladder_opt.get("teacher_loss"), ladder_opt.get("cross_loss")
-    if t_opt:  # kinds picks the rows (LadderBatches), not an argument of the loss
-        t_opt = {k: v for k, v in t_opt.items() if k != "kinds"}
+    if t_opt:  # kinds / files pick the rows (LadderBatches), not arguments of the loss
+        t_opt = {k: v for k, v in t_opt.items() if k not in ("kinds", "files")}
     return (rank, build_loss(dict({"type": "TeacherDifferenceLoss"}, **t_opt)) if t_opt else None,
             build_loss(dict({"type": "LadderRankLoss"}, **c_opt)) if c_opt else None)
 

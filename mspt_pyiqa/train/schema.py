@@ -140,7 +140,7 @@ LADDER = {
                                  "margin": _num(), "min_gap": _num(), "pristine_weight": _num(), "margin_per_gap": _num(0)}),
     "teacher_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("TeacherDifferenceLoss",)),
                                                          "loss_weight": _num(), "min_gap": _num(),
-                                                         "kinds": F((list,), nullable=True)}),
+                                                         "kinds": F((list,), nullable=True), "files": F((list,), nullable=True)}),
     "cross_loss": F((dict,), nullable=True, children={"type": F((str,), choices=("LadderRankLoss",)), "loss_weight": _num(),
                                                        "margin": _num(), "min_gap": _num(0, min_exclusive=True),
                                                        "margin_per_gap": _num(0)}),
