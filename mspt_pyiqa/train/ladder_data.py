@@ -245,27 +245,33 @@ class LadderImages(Dataset):
         return self.load(index)
 
 
+def _listed(meta_info_file: Union[str, Path, Sequence[Union[str, Path]], None]) -> List[str]:
+    """The entries of a ``meta_info_file`` option as written (one CSV or a list)."""
+    return [str(m) for m in ([meta_info_file] if isinstance(meta_info_file, (str, Path)) else (meta_info_file or []))]
+
+
 def teacher_rows(ladders: Ladders, kinds: Optional[Sequence[str]] = None, files: Optional[Sequence[str]] = None,
-                 meta_info_file: Union[str, Sequence[str], None] = None) -> Optional[np.ndarray]:
+                 meta_info_file: Union[str, Sequence[str], None] = None,
+                 known_kinds: Optional[Sequence[str]] = None) -> Optional[np.ndarray]:
     """``(N,)`` bool: rows of a ladder the teacher term covers (``train.ladder.teacher_loss``), or
     ``None`` when neither ``kinds`` nor ``files`` is set (every row).
 
-    ``kinds``: only ladders of these kinds. ``files``: only ladders read from these entries of
-    ``meta_info_file`` (given as written there). Why: the teacher's step sizes are a target only
-    where the ladders carry no lesson of their own (e.g. the photometric kinds, or the corpus's
-    ladders v11 was trained on); on native-scale noise they would pull the student's margins back
-    to the teacher's.
+    ``kinds``: only ladders of these kinds (checked against ``known_kinds``, default the ladders'
+    own). ``files``: only ladders read from these entries of ``meta_info_file`` (given as written
+    there). Why: the teacher's step sizes are a target only where the ladders carry no lesson of
+    their own (e.g. the photometric kinds, or the corpus's ladders v11 was trained on); on
+    native-scale noise they would pull the student's margins back to the teacher's.
     """
     if kinds is None and files is None:
         return None
     if kinds is not None:
-        unknown = sorted(set(kinds) - set(ladders.kinds))
+        unknown = sorted(set(kinds) - set(known_kinds if known_kinds is not None else ladders.kinds))
         if unknown:
             raise ValueError(f"train.ladder.teacher_loss.kinds names kinds the ladders do not have: {unknown} "
-                             f"(kinds: {list(ladders.kinds)})")
+                             f"(kinds: {list(known_kinds if known_kinds is not None else ladders.kinds)})")
     positions: Optional[set] = None
+    listed = _listed(meta_info_file)
     if files is not None:
-        listed = [str(m) for m in ([meta_info_file] if isinstance(meta_info_file, (str, Path)) else (meta_info_file or []))]
         missing = [f for f in files if str(f) not in listed]
         if missing:
             raise ValueError(f"train.ladder.teacher_loss.files: {missing} not in train.ladder.meta_info_file {listed}")
@@ -283,6 +289,30 @@ def teacher_rows(ladders: Ladders, kinds: Optional[Sequence[str]] = None, files:
     return keep
 
 
+@dataclass
+class LadderSet:
+    """One set of ladders and how its batches are drawn (see :class:`LadderBatches`)."""
+
+    ladders: Ladders
+    images: LadderImages
+    per_batch: int
+    kind_p: Optional[np.ndarray]
+    hflip: bool
+    cross: bool  # its rows' ``severity`` enters ``train.ladder.cross_loss``
+    offset: int  # its first row in the rows of all sets (``paths_mos``, batch ``index``)
+    files: List[str]  # its ``meta_info_file`` entries as written
+
+
+def _ladder_set(opt: Mapping[str, Any], offset: int, hflip_default: bool, cross: bool) -> LadderSet:
+    ladders = read_ladders(opt["meta_info_file"], opt.get("dataroot_target"), opt.get("split_value"), opt.get("max_short_side"))
+    augment = opt.get("augment") or {}
+    return LadderSet(ladders=ladders, images=LadderImages(ladders, augment.get("resize")),
+                     per_batch=int(opt.get("ladders_per_batch", 12)),
+                     kind_p=kind_probabilities(ladders.kinds, opt.get("kind_weights")),
+                     hflip=bool(augment.get("hflip", hflip_default)), cross=cross, offset=offset,
+                     files=_listed(opt["meta_info_file"]))
+
+
 class LadderBatches:
     """Seeded ladder batches for training: ``batch(seed_key)`` -> batch dict.
 
@@ -291,60 +321,101 @@ class LadderBatches:
     teacher); ``ladder_severity`` (B,) float (NaN without a ``severity`` column); ``detail``
     (B, 3, D, D) in [0, 1], mirrored with ``img``, when the CSV has ``detail_img``. The draw
     depends only on ``seed_key`` (e.g. ``[seed, stage, iteration]``).
+
+    ``extra_sets`` (optional): further ladder sets, each ``{meta_info_file, share, ...}`` with its
+    own ``augment`` (default: no resize, images as stored), ``ladders_per_batch``,
+    ``kind_weights``, ``max_short_side``, ``dataroot_target``, ``split_value`` and ``cross_loss``
+    (``false``: its ``severity`` is another scale, its rows stay off the cross-ladder ranking).
+    Each batch comes from one set, an extra one with probability ``share`` (the first set takes
+    the rest), so images of one batch share their size. Why: a release that never enlarges
+    scores a 224 px face at 224 px; its ladders train at that size beside 320 px native ladders.
+    ``teacher_loss.kinds`` and ``files`` cover every set (``files`` names any set's entries).
     """
 
     def __init__(self, opt: Mapping[str, Any]) -> None:
-        self.ladders = read_ladders(opt["meta_info_file"], opt.get("dataroot_target"), opt.get("split_value"),
-                                    opt.get("max_short_side"))
-        self.per_batch = int(opt.get("ladders_per_batch", 12))
-        self.kind_p = kind_probabilities(self.ladders.kinds, opt.get("kind_weights"))
-        augment = opt.get("augment") or {}
-        self.images = LadderImages(self.ladders, augment.get("resize"))
-        self.hflip = bool(augment.get("hflip", True))
+        hflip = bool((opt.get("augment") or {}).get("hflip", True))
+        self.sets = [_ladder_set(opt, 0, hflip, cross=True)]
+        shares = []
+        for extra in opt.get("extra_sets") or []:
+            share = float(extra.get("share", 0.0))
+            if not 0.0 < share < 1.0:
+                raise ValueError(f"train.ladder.extra_sets: share must be in (0, 1), got {extra.get('share')!r} "
+                                 f"for {extra.get('meta_info_file')}")
+            offset = self.sets[-1].offset + len(self.sets[-1].images)
+            self.sets.append(_ladder_set(extra, offset, hflip, cross=bool(extra.get("cross_loss", True))))
+            shares.append(share)
+        if sum(shares) >= 1.0:
+            raise ValueError(f"train.ladder.extra_sets: shares sum to {sum(shares):g}; they must leave the first set a share (< 1)")
+        self.shares = np.array([1.0 - sum(shares), *shares])
+        first = self.sets[0]  # one-set callers read its draw settings here
+        self.ladders, self.images, self.kind_p, self.per_batch = first.ladders, first.images, first.kind_p, first.per_batch
         t_opt = opt.get("teacher_loss") or {}
-        self.teacher_rows = teacher_rows(self.ladders, t_opt.get("kinds"), t_opt.get("files"), opt["meta_info_file"])
+        kinds_all = [k for s in self.sets for k in s.ladders.kinds]
+        files = t_opt.get("files")
+        if files is not None:
+            missing = [f for f in files if not any(str(f) in s.files for s in self.sets)]
+            if missing:
+                raise ValueError(f"train.ladder.teacher_loss.files: {missing} not in train.ladder.meta_info_file "
+                                 f"{[f for s in self.sets for f in s.files]}")
+        self.teacher_rows = [teacher_rows(s.ladders, t_opt.get("kinds"),
+                                          None if files is None else [f for f in files if str(f) in s.files],
+                                          s.files, known_kinds=kinds_all) for s in self.sets]
         if opt.get("cross_loss") and (self.ladders.severity is None or not np.isfinite(self.ladders.severity).any()):
             raise MetaInfoError(f"{opt['meta_info_file']}: train.ladder.cross_loss needs a 'severity' column "
                                 "(mspt-face corpus native-ladders writes one)")
 
     @property
+    def n_rows(self) -> int:
+        """Rows of all sets."""
+        return sum(len(s.images) for s in self.sets)
+
+    @property
     def paths_mos(self) -> List[List[Any]]:
-        """``[path, label]`` per row (the interface teachers attach scores through)."""
-        return [[p, float(m)] for p, m in zip(self.ladders.paths, self.ladders.labels)]
+        """``[path, label]`` per row of every set in turn (the interface teachers attach scores through)."""
+        return [[p, float(m)] for s in self.sets for p, m in zip(s.ladders.paths, s.ladders.labels)]
 
     @property
     def seeds(self) -> List[int]:
         """Degradation seed per row for the teacher cache key (unknown: -1)."""
-        return [-1] * len(self.ladders.paths)
+        return [-1] * self.n_rows
 
     def set_teacher_scores(self, scores: np.ndarray) -> None:
-        """Attach the teacher's score of every row, ``(N,)``; rows outside ``teacher_loss.kinds`` /
-        ``files`` (when set) get NaN, so no pair of theirs enters the teacher term."""
+        """Attach the teacher's score of every row, ``(N,)`` over all sets in turn; rows outside
+        ``teacher_loss.kinds`` / ``files`` (when set) get NaN, so no pair of theirs enters the teacher term."""
         scores = np.asarray(scores, dtype=np.float32)
-        if scores.shape != (len(self.images),):
-            raise ValueError(f"expected {len(self.images)} ladder teacher scores, got shape {scores.shape}")
-        if self.teacher_rows is not None:
-            scores = np.where(self.teacher_rows, scores, np.float32(np.nan))
-        self.ladders.teacher = scores
+        if scores.shape != (self.n_rows,):
+            raise ValueError(f"expected {self.n_rows} ladder teacher scores, got shape {scores.shape}")
+        for s, keep in zip(self.sets, self.teacher_rows):
+            own = scores[s.offset:s.offset + len(s.images)]
+            s.ladders.teacher = own if keep is None else np.where(keep, own, np.float32(np.nan))
 
     def batch(self, seed_key: Sequence[int]) -> Dict[str, torch.Tensor]:
         rng = np.random.default_rng(list(seed_key))
-        idx, group = ladder_batch(self.ladders, self.per_batch, rng, self.kind_p)
-        flips = rng.random(len(idx)) < 0.5 if self.hflip else np.zeros(len(idx), bool)
-        teacher = self.ladders.teacher[idx] if self.ladders.teacher is not None else np.full(len(idx), np.nan, np.float32)
+        # one set: the draw is the same as before extra sets existed (no extra random number)
+        s = self.sets[0] if len(self.sets) == 1 else self.sets[int(rng.choice(len(self.sets), p=self.shares))]
+        lad = s.ladders
+        idx, group = ladder_batch(lad, s.per_batch, rng, s.kind_p)
+        flips = rng.random(len(idx)) < 0.5 if s.hflip else np.zeros(len(idx), bool)
+        teacher = lad.teacher[idx] if lad.teacher is not None else np.full(len(idx), np.nan, np.float32)
+        severity = lad.severity[idx] if lad.severity is not None and s.cross else np.full(len(idx), np.nan, np.float32)
         extra = {}
-        if self.ladders.detail_paths is not None:
-            extra["detail"] = torch.stack([self.images.load(int(i), bool(f), detail=True) for i, f in zip(idx, flips)])
+        if lad.detail_paths is not None:
+            extra["detail"] = torch.stack([s.images.load(int(i), bool(f), detail=True) for i, f in zip(idx, flips)])
+        imgs = [s.images.load(int(i), bool(f)) for i, f in zip(idx, flips)]
+        odd = next((k for k, x in enumerate(imgs) if x.shape != imgs[0].shape), None)
+        if odd is not None:  # images kept as stored (no augment.resize) must share one size
+            raise MetaInfoError(f"ladder images of one batch differ in size: {lad.paths[idx[0]]} is "
+                                f"{tuple(imgs[0].shape[-2:])}, {lad.paths[idx[odd]]} is {tuple(imgs[odd].shape[-2:])}; "
+                                "give the set augment.resize, or write square views (mspt-face corpus metric-views)")
         return {
             **extra,
-            "img": torch.stack([self.images.load(int(i), bool(f)) for i, f in zip(idx, flips)]),
-            "mos_label": torch.from_numpy(self.ladders.labels[idx]).view(-1, 1),
+            "img": torch.stack(imgs),
+            "mos_label": torch.from_numpy(lad.labels[idx]).view(-1, 1),
             "ladder_group": torch.from_numpy(group).long(),
-            "ladder_anchor": torch.from_numpy(self.ladders.levels[idx] == 0),
+            "ladder_anchor": torch.from_numpy(lad.levels[idx] == 0),
             "teacher_score": torch.from_numpy(np.asarray(teacher, np.float32)).view(-1, 1),
-            "ladder_severity": torch.from_numpy(self.ladders.severity[idx] if self.ladders.severity is not None
-                                                else np.full(len(idx), np.nan, np.float32)),
-            "index": torch.from_numpy(idx).long(),
+            "ladder_severity": torch.from_numpy(np.asarray(severity, np.float32)),
+            "index": torch.from_numpy(idx + s.offset).long(),
         }
 
 

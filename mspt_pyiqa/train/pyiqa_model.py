@@ -35,6 +35,7 @@ from pyiqa.utils.dist_util import master_only
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from mspt_pyiqa.train.freeze import hold_batchnorm
 from mspt_pyiqa.train.losses import Objective
 from mspt_pyiqa.utils.io import atomic_save
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
@@ -222,6 +223,11 @@ class MSPTModel(GeneralIQAModel):
         self.opt = dict(self.opt)
         self.opt["train"] = deepcopy(train_opt)
         self.setup_optimizers()
+        # After the optimiser is built: a parameter without gradient is skipped by it (AdamW's
+        # weight decay included), and pyiqa does not log a warning per frozen tensor.
+        from mspt_pyiqa.train.freeze import freeze_layers
+
+        self.frozen_bn = freeze_layers(bare, train_opt["freeze"]) if train_opt.get("freeze") else []
         for extra in (self.teacher_proj, self.hints):
             if extra is not None:  # trained with the network, not saved in its checkpoint
                 self.optimizer.add_param_group({"params": list(extra.parameters())})
@@ -238,6 +244,7 @@ class MSPTModel(GeneralIQAModel):
         self.use_ref = False
 
     def optimize_parameters(self, current_iter: int) -> None:
+        hold_batchnorm(self.frozen_bn)
         self.optimizer.zero_grad(set_to_none=True)
         if self.hints is not None:  # a feature-initialisation stage: the hint losses only
             with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
@@ -323,6 +330,7 @@ class MSPTModel(GeneralIQAModel):
 
     def optimize_ladder(self, data: Dict[str, torch.Tensor]) -> Dict[str, float]:
         """One optimiser step on a ladder batch; returns its losses as floats (``l_ladder_*``)."""
+        hold_batchnorm(self.frozen_bn)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
             losses = self.ladder_losses(data)

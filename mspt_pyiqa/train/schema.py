@@ -148,6 +148,17 @@ LADDER = {
     # px, for every kind, or {kind: px} for the kinds named (read_ladders)
     "max_short_side": F((int, dict), min=16, open_keys=True, each=_int(16)),
 }
+# A further ladder set drawn for a share of the ladder batches, with its own image size (LadderBatches)
+LADDER_SET = {
+    "meta_info_file": F((str, list), required=True, items=F((str,))), "dataroot_target": F((str,), nullable=True),
+    "split_value": F((str,), nullable=True),
+    "share": _num(0, required=True, min_exclusive=True,
+                  check=lambda v: None if isinstance(v, NUM) and v < 1 else "must be < 1 (the share of ladder batches from this set)"),
+    "ladders_per_batch": _int(1), "kind_weights": F((dict,), nullable=True, open_keys=True, each=_num()),
+    "augment": F((dict,), nullable=True, open_keys=True), "cross_loss": F((bool,)),
+    "max_short_side": F((int, dict), min=16, open_keys=True, each=_int(16)),
+}
+LADDER["extra_sets"] = F((list,), nullable=True, items=F((dict,), children=LADDER_SET))
 TEACHER = {
     "type": F((str,), choices=("pyiqa", "checkpoint", "network")), "name": F((str,)), "path": F((str,)),
     "network": F((dict,), open_keys=True), "score_range": F((list,), nullable=True), "lower_better": F((bool,)),
@@ -171,6 +182,8 @@ TRAIN = {
     "feature_hints": F((dict,), nullable=True, children={"teacher": F((dict,), required=True, children=TEACHER),
                                                          "taps": F((dict,), nullable=True, open_keys=True), "stats_batches": _int(1)}),
     "final_head": F((dict,), nullable=True, children={"weight_std": _num(), "bias": F(NUM)}),
+    # parameter-name prefixes not trained, BatchNorm statistics held (mspt_pyiqa.train.freeze)
+    "freeze": F((list,), nullable=True, items=F((str,))),
 }
 STAGE = {
     "name": F((str,), required=True), "model_type": F((str,), required=True), "num_gpu": NUM_GPU,
