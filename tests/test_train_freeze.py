@@ -65,3 +65,10 @@ def test_stage_keeps_frozen_layers_exactly(tmp_path: Path, textured_faces) -> No
     moved = [k for k in start if k.startswith("model.blocks.3.") and start[k].is_floating_point()
              and not torch.allclose(out[k], start[k])]
     assert moved  # the rest trained
+
+
+def test_schema_wants_a_list_of_prefixes() -> None:
+    from mspt_pyiqa.train.schema import stage_problems
+
+    problems = stage_problems({"train": {"freeze": "model.bn1"}}, "stage.yml")
+    assert "stage.yml: train.freeze: must be a list, got str 'model.bn1'" in problems

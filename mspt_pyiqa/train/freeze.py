@@ -5,9 +5,10 @@ model.blocks.0]``. Their parameters get no gradient and their BatchNorm layers n
 the stored running statistics and never update them (eval mode on every training step), so the
 frozen layers compute exactly what the start checkpoint computed.
 
-Why: measured on MSPT's native-scale fine-tunes, both what the model card's photometric ladders
-need and what real-world noise needs sit in the first layers (``research/experiment_log.md``);
-freezing them is the training-time counterpart of keeping the start's early layers.
+Why: to keep what a start checkpoint's first layers compute while the rest adapts, the
+training-time counterpart of taking those layers from the start after training. Measured for
+MSPT's native-scale fine-tunes (``research/experiment_log.md``, E6): freezing v11's first
+layers alone did not keep the model card's photometric order.
 """
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from pyiqa.utils.dist_util import master_only
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from mspt_pyiqa.train.freeze import hold_batchnorm
+from mspt_pyiqa.train.freeze import freeze_layers, hold_batchnorm
 from mspt_pyiqa.train.losses import Objective
 from mspt_pyiqa.utils.io import atomic_save
 from mspt_pyiqa.weights import read_checkpoint, save_checkpoint, sha256_file
@@ -225,8 +225,6 @@ class MSPTModel(GeneralIQAModel):
         self.setup_optimizers()
         # After the optimiser is built: a parameter without gradient is skipped by it (AdamW's
         # weight decay included), and pyiqa does not log a warning per frozen tensor.
-        from mspt_pyiqa.train.freeze import freeze_layers
-
         self.frozen_bn = freeze_layers(bare, train_opt["freeze"]) if train_opt.get("freeze") else []
         for extra in (self.teacher_proj, self.hints):
             if extra is not None:  # trained with the network, not saved in its checkpoint

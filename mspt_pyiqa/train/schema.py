@@ -150,13 +150,11 @@ LADDER = {
 }
 # A further ladder set drawn for a share of the ladder batches, with its own image size (LadderBatches)
 LADDER_SET = {
-    "meta_info_file": F((str, list), required=True, items=F((str,))), "dataroot_target": F((str,), nullable=True),
-    "split_value": F((str,), nullable=True),
+    **{k: LADDER[k] for k in ("meta_info_file", "dataroot_target", "split_value", "ladders_per_batch", "kind_weights",
+                              "augment", "max_short_side")},
     "share": _num(0, required=True, min_exclusive=True,
                   check=lambda v: None if isinstance(v, NUM) and v < 1 else "must be < 1 (the share of ladder batches from this set)"),
-    "ladders_per_batch": _int(1), "kind_weights": F((dict,), nullable=True, open_keys=True, each=_num()),
-    "augment": F((dict,), nullable=True, open_keys=True), "cross_loss": F((bool,)),
-    "max_short_side": F((int, dict), min=16, open_keys=True, each=_int(16)),
+    "cross_loss": F((bool,)),  # false: the set's severity is another scale, off the cross-ladder ranking
 }
 LADDER["extra_sets"] = F((list,), nullable=True, items=F((dict,), children=LADDER_SET))
 TEACHER = {
