@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One prepared run of research/probes/mspt_face_v12_joint.yml: data, training, measurements.
+# Runs on 2 CPU cores (about two and a half hours) or a GPU machine (NUM_GPU=1); every step
+# skips what is already there, so rerunning it resumes after any interruption.
+#   bash research/probes/joint_v12_run.sh                     # CPU, data under /tmp/mspt_data
+#   DATA=/scratch NUM_GPU=1 OUT=$OUT bash research/probes/joint_v12_run.sh   # GPU machine
+# Needs ../shared/data/faces. Results: runs/mspt_face_v12_joint (run folder), reports under
+# research/reports/*joint* and, with OUT set, copies of the reports and the final checkpoint in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${DATA:-/tmp/mspt_data}
+WORKERS=${WORKERS:-$(nproc)}
+NUM_GPU=${NUM_GPU:-0}
+FACES=${FACES:-../shared/data/faces}
+mkdir -p "$DATA" runs
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# data: the v11 corpus, the corpus's ladders at 224 px, the native ladders at 160 / 192 px and at 320 px with the detail view
+if [ ! -f "$DATA/c11/stage3.csv" ]; then
+  log "corpus"
+  mspt-face corpus build --faces "$FACES" --out "$DATA/c11" --samples-per-source 3 --workers "$WORKERS" --no-progress
+fi
+if [ ! -f "$DATA/c224_at224/224/stage3_224_levels_train.csv" ]; then
+  log "corpus ladders at 224 px"
+  mspt-face corpus build --faces "$FACES" --out "$DATA/c224" --stages stage3_224 --levels --levels-split train --limit 80 --workers "$WORKERS" --no-progress
+  mspt-face corpus metric-views --meta "$DATA/c224/stage3_224_levels_train.csv" --out "$DATA/c224_at224" --size 224 --ladders --workers "$WORKERS"
+fi
+if [ ! -f "$DATA/nl_small/192/ladders.csv" ]; then
+  log "native ladders 160 / 192"
+  mspt-face corpus native-ladders --faces "$FACES" --out "$DATA/nl_small" --size 160 --size 192 --photos 240 --realworld-photos 60 --workers "$WORKERS"
+fi
+if [ ! -f "$DATA/nl16/320/ladders.csv" ]; then
+  log "native ladders 320 + detail 320"
+  mspt-face corpus native-ladders --faces "$FACES" --out "$DATA/nl16" --size 320 --detail-size 320 --photos 240 --realworld-photos 60 --workers "$WORKERS"
+fi
+for pair in "c11:mspt_face_v11_corpus" "c224_at224:corpus224_at224" "nl_small:native_ladders_small" "nl16:native_ladders16"; do
+  src=${pair%%:*}; dst=runs/${pair#*:}
+  [ -e "$dst" ] || ln -s "$DATA/$src" "$dst"
+done
+
+log "training"
+mspt-face train research/probes/mspt_face_v12_joint.yml --out runs/mspt_face_v12_joint --set num_gpu="$NUM_GPU"
+FINAL=runs/mspt_face_v12_joint/5_mspt_face_v12_joint_stage3/models/net_best.pth
+cp "$FINAL" runs/mspt_face_v12_joint.pth
+
+log "measurements"
+R=research/reports
+[ -f $R/view_size_grid_joint_noenlarge_realworld.md ] || python research/probes/view_size_grid.py \
+  --weights runs/mspt_face_v12_joint.pth --arm realworld --resized 320 --detail 320 --no-enlarge \
+  --out $R/view_size_grid_joint_noenlarge_realworld
+if [ -d runs/v12_regression/heldout_pools ] && [ ! -f $R/release_compare_joint_at224.md ]; then
+  python -m research.eval.release_compare --config research/release/configs/mspt_face_v11.yml \
+    --cache runs/v12_regression/heldout_pools --model mspt_face_v11 --model joint=runs/mspt_face_v12_joint.pth@224 \
+    --levels levels --levels levels_clean --out $R/release_compare_joint_at224
+fi
+if [ -d runs/bars_clean_all/pools ] && [ ! -f $R/level_visibility_clean_all_joint.md ]; then
+  python -m research.eval.level_visibility --config research/release/configs/mspt_face_v11.yml \
+    --cache runs/bars_clean_all/pools --levels levels_clean_common --model joint=runs/mspt_face_v12_joint.pth@224 \
+    --reference-photos 300 --bootstrap 1000 --clean-per-set 0 --out $R/level_visibility_clean_all_joint
+fi
+if [ -n "${OUT:-}" ]; then
+  cp runs/mspt_face_v12_joint.pth runs/mspt_face_v12_joint/run.json "$OUT"/ 2>/dev/null || true
+  cp $R/*joint* "$OUT"/ 2>/dev/null || true
+fi
+log "done"
