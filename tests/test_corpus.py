@@ -210,3 +210,41 @@ def test_real_faces_listing_and_tiny_build(shared_dir: Path, tmp_path: Path) -> 
     assert not res.errors and len(df) == 3 * 2 and set(df.source_set) == {"scut", "celebahq", "aaf"}
     ref = load_rgb(tmp_path / df.ref_img.iloc[0])
     assert min(ref.shape[:2]) == 448
+
+
+def test_build_refused_when_it_would_not_fit(faces_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A build larger than the free disk is refused before any image is written, naming the CSV,
+    the estimate and the way out; the estimate counts images still to write (resume)."""
+    from collections import namedtuple
+
+    import yaml
+
+    from mspt_pyiqa.cli.main import main
+    from mspt_pyiqa.corpus import builder
+
+    usage = namedtuple("usage", "total used free")
+    cfg = small_config()
+    out = tmp_path / "full" / "not_yet"
+    # 11 photo files x (3 draws + the reference) x 64 x 64 x 3 x 0.5 bytes = 270,336 bytes
+    monkeypatch.setattr(builder.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 200_000))
+    with pytest.raises(builder.CorpusSpaceError, match=r"tiny\.csv: 44 images at 64 px need about 0\.3 MB, but only 0\.2 MB.*--limit"):
+        build_stage(faces_dir, out, cfg, seed=1, progress=False)
+    assert not out.exists()
+    cfg_path = tmp_path / "tiny.yml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert main(["corpus", "build", "--faces", str(faces_dir), "--out", str(out), "--stages", str(cfg_path), "--no-progress"]) == 2
+    assert "tiny.csv: 44 images" in caplog.text and not out.exists()
+    monkeypatch.undo()
+    res = build_stage(faces_dir, out, cfg, seed=1, progress=False)
+    assert res.rows == 30
+    # resumed: only the unreadable photo's 4 images are counted (4 x 6,144 bytes)
+    monkeypatch.setattr(builder.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 4 * 6144))
+    assert build_stage(faces_dir, out, cfg, seed=1, progress=False).resumed == 30
+
+
+def test_free_space_estimate() -> None:
+    from mspt_pyiqa.corpus.builder import check_free_space
+
+    assert check_free_space(Path("/"), 1000, 448, "x") == pytest.approx(1000 * 448 * 448 * 3 * 0.5)
+    assert check_free_space(Path("/"), 1000, None, "x") == 0.0  # native size: unknown, not checked
