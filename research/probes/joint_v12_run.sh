@@ -48,6 +48,8 @@ R=research/reports
 [ -f $R/view_size_grid_joint_noenlarge_realworld.md ] || python research/probes/view_size_grid.py \
   --weights runs/mspt_face_v12_joint.pth --arm realworld --resized 320 --detail 320 --no-enlarge \
   --out $R/view_size_grid_joint_noenlarge_realworld
+[ -f $R/native_scale_v12_joint.md ] || python eval/native_scale.py --photos 100 --realworld-photos 100 \
+  --weights runs/mspt_face_v12_joint.pth --sizes 320+320 --cache runs/native_scale --out $R/native_scale_v12_joint --threads 1
 if [ -d runs/v12_regression/heldout_pools ] && [ ! -f $R/release_compare_joint_at224.md ]; then
   python -m research.eval.release_compare --config research/release/configs/mspt_face_v11.yml \
     --cache runs/v12_regression/heldout_pools --model mspt_face_v11 --model joint=runs/mspt_face_v12_joint.pth@224 \
