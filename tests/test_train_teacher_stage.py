@@ -147,3 +147,6 @@ def test_teacher_then_feature_init_then_stages_with_teacher_targets(tmp_path: Pa
     assert all(row["l_teacher_feat"] > 0 and row["l_teacher_score"] >= 0 for row in history)
     assert all(row["l_ladder_total"] > 0 and row["l_ladder_rank"] >= 0 for row in history)  # ladder steps ran
     assert {r["checkpoint_stage"] for r in summary["forgetting"]} == {"synthetic_stage1_224", "synthetic_stage2_336"}
+    # a rerun resumes: every stage (the feature init's integer-keyed taps included) is found finished
+    again = run_recipe(path, tmp_path / "run", forgetting=False)
+    assert [r["best_sha256"] for r in again["stages"]] == [r["best_sha256"] for r in summary["stages"]]

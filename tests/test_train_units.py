@@ -205,3 +205,21 @@ def test_fresh_stage_ignores_anti_forgetting(tmp_path):
     model.net.eval()
     with torch.no_grad():
         assert torch.allclose(model.net(torch.rand(2, 3, 32, 32)), torch.full((2, 1), 0.5), atol=0.01)  # head init: bias 0.5
+
+
+def test_saved_stage_options_match_on_resume_with_integer_keys(tmp_path):
+    """A stage's options.yml, read back on resume, must compare equal to the same options resolved
+    again: the writer stores mapping keys as strings, and the feature-init stage's
+    ``feature_hints.taps`` has integer keys (a resume of the v11 recipe was refused before)."""
+    from mspt_pyiqa.options import options_dir
+    from mspt_pyiqa.train.recipe import _comparable, load_yaml, stage_options
+    from mspt_pyiqa.utils.io import atomic_write_yaml
+
+    stage = str(options_dir() / "stages" / "feature_init_224.yml")
+    opt = stage_options({"stages": [{"option": stage}]}, tmp_path, 0)
+    opt.update(rank=0, dist=False, world_size=1)
+    assert all(isinstance(k, int) for k in opt["train"]["feature_hints"]["taps"])
+    atomic_write_yaml(tmp_path / "options.yml", _comparable(opt))
+    assert _comparable(load_yaml(tmp_path / "options.yml")) == _comparable(opt)
+    changed = dict(opt, train=dict(opt["train"], feature_hints=dict(opt["train"]["feature_hints"], taps={0: 3})))
+    assert _comparable(load_yaml(tmp_path / "options.yml")) != _comparable(changed)  # a real change still differs

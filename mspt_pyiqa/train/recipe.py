@@ -47,7 +47,7 @@ from pyiqa.utils.misc import set_random_seed
 from mspt_pyiqa.options import packaged_recipes, resolve_option_file
 from mspt_pyiqa.train.release_refs import ReleaseRefError, resolve_release_refs
 from mspt_pyiqa.train.runfiles import git_commit
-from mspt_pyiqa.utils.io import atomic_write_json as write_json, atomic_write_yaml as write_yaml
+from mspt_pyiqa.utils.io import atomic_write_json as write_json, atomic_write_yaml as write_yaml, json_safe
 from mspt_pyiqa.train.schema import recipe_problems, stage_problems
 from mspt_pyiqa.train.stage import StageResult, run_stage
 
@@ -313,8 +313,10 @@ def _add_log_file(out_dir: Path) -> logging.Handler:
 
 
 def _comparable(opt: Mapping[str, Any]) -> Dict[str, Any]:
-    """Options as written to options.yml (the rank differs between processes of one run)."""
-    return yaml.safe_load(yaml.safe_dump({k: v for k, v in opt.items() if k != "rank"}))
+    """Options as written to and read back from options.yml: without the rank (it differs between
+    processes of one run), and with mapping keys as strings, as the writer stores them (integer keys
+    such as ``feature_hints.taps`` would otherwise never match their saved copy on resume)."""
+    return yaml.safe_load(yaml.safe_dump(json_safe({k: v for k, v in opt.items() if k != "rank"})))
 
 
 def run_recipe(
