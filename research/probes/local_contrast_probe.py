@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -49,7 +48,7 @@ if str(REPO) not in sys.path:
 
 from mspt_pyiqa.archs.mspt_arch import MSPTNet  # noqa: E402
 from mspt_pyiqa.bench.native import decode, to_tensor  # noqa: E402
-from mspt_pyiqa.utils.io import atomic_write_json, atomic_write_text  # noqa: E402
+from mspt_pyiqa.utils.io import atomic_write, atomic_write_json, atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detail_view_by_size import arm_rows  # noqa: E402  (the sibling probe)
@@ -113,12 +112,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             with torch.no_grad():
                 row = {c: repr(float(net(to_tensor(imgs[c]).unsqueeze(0)))) for c in cols}
             stored[f"{name}|{ph}"] = {"key": f"{name}|{ph}", **row}
-        tmp = scores_csv.with_suffix(".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with atomic_write(scores_csv, newline="") as f:  # after each checkpoint: a rerun resumes
             w = csv.DictWriter(f, fieldnames=["key", *cols])
             w.writeheader()
             w.writerows(stored.values())
-        os.replace(tmp, scores_csv)
 
     figures: Dict[str, Dict[str, float]] = {}
     for name in models:
