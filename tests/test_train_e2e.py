@@ -100,6 +100,24 @@ def test_resume_after_interruptions_matches_uninterrupted(recipe, full_run, tmp_
     pd.testing.assert_frame_equal(pd.read_csv(out_full / "forgetting.csv"), pd.read_csv(out / "forgetting.csv"))
 
 
+def test_wall_clock_checkpoints_and_changed_logger_resume_identically(recipe, full_run, tmp_path):
+    """Stage 2 saving by wall clock only (no iteration count), interrupted, then resumed with the
+    recipe's own logger settings: the checkpoint frequency may change between runs, the weights
+    may not."""
+    out_full, _ = full_run
+    out = tmp_path / "run_clock"
+    clock = {"stages.1.overrides.logger.save_latest_freq": 0, "stages.1.overrides.logger.save_latest_minutes": 1e-9}
+    with pytest.raises(StageInterrupted):
+        run_recipe(recipe, out, overrides=clock, stop_after={"stage": 1, "iter": 3})
+    states = sorted(p.name for p in (out / "2_synthetic_stage2_336" / "training_states").glob("*.state"))
+    assert states == ["3.state"]  # saved by the clock at the iteration the run stopped
+    run_recipe(recipe, out)
+    for stage in ("2_synthetic_stage2_336", "3_synthetic_stage3_448"):
+        a = read_checkpoint(out_full / stage / "models" / "net_best.pth")
+        b = read_checkpoint(out / stage / "models" / "net_best.pth")
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{stage} differs after a clock-saved resume"
+
+
 def test_sigkill_mid_stage_then_same_command_resumes(recipe, full_run, tmp_path):
     """A real kill -9 of `mspt-face train` in stage 2; the same command then finishes identically."""
     out_full, _ = full_run

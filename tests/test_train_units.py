@@ -223,3 +223,19 @@ def test_saved_stage_options_match_on_resume_with_integer_keys(tmp_path):
     assert _comparable(load_yaml(tmp_path / "options.yml")) == _comparable(opt)
     changed = dict(opt, train=dict(opt["train"], feature_hints=dict(opt["train"]["feature_hints"], taps={0: 3})))
     assert _comparable(load_yaml(tmp_path / "options.yml")) != _comparable(changed)  # a real change still differs
+
+
+def test_resume_allows_other_logger_settings_and_refuses_other_training(tmp_path):
+    """Checkpoint and print frequencies do not change the weights, so a resumed stage may use
+    other ones; any other option must match its saved copy."""
+    from mspt_pyiqa.options import options_dir
+    from mspt_pyiqa.train.recipe import load_yaml, same_training, stage_options
+    from mspt_pyiqa.utils.io import atomic_write_yaml
+
+    opt = stage_options({"stages": [{"option": str(options_dir() / "stages" / "synthetic_stage3_448.yml")}]}, tmp_path, 0)
+    opt.update(rank=0, dist=False, world_size=1)
+    assert opt["logger"]["save_latest_minutes"] == 10
+    atomic_write_yaml(tmp_path / "options.yml", opt)
+    saved = load_yaml(tmp_path / "options.yml")
+    assert same_training(saved, dict(opt, logger=dict(opt["logger"], save_latest_freq=7, save_latest_minutes=2)))
+    assert not same_training(saved, dict(opt, train=dict(opt["train"], total_epoch=opt["train"]["total_epoch"] + 1)))

@@ -319,6 +319,14 @@ def _comparable(opt: Mapping[str, Any]) -> Dict[str, Any]:
     return yaml.safe_load(yaml.safe_dump(json_safe({k: v for k, v in opt.items() if k != "rank"})))
 
 
+def same_training(saved: Mapping[str, Any], opt: Mapping[str, Any]) -> bool:
+    """Whether a stage's saved options train the same weights as ``opt``: everything but the
+    ``logger`` section (print and checkpoint frequencies), which a resumed run may change."""
+    def strip(o: Mapping[str, Any]) -> Dict[str, Any]:
+        return {k: v for k, v in _comparable(o).items() if k != "logger"}
+    return strip(saved) == strip(opt)
+
+
 def run_recipe(
     recipe_path: Path,
     out_dir: Path,
@@ -400,7 +408,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         stage_dir = out_dir / f"{k + 1}_{opt['name']}"
         done = stage_dir / "result.json"
         saved = stage_dir / "options.yml"
-        if saved.is_file() and _comparable(load_yaml(saved)) != _comparable(opt):
+        if saved.is_file() and not same_training(load_yaml(saved), opt):
             raise RecipeError(f"{stage_dir}: holds a run with different options ({saved}); use a new output folder")
         if main:
             write_yaml(saved, _comparable(opt))

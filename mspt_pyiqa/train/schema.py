@@ -200,7 +200,8 @@ STAGE = {
                                                                "save_img": F((bool,)), "key_metric": F((str,), nullable=True),
                                                                "metrics": F((dict,), open_keys=True)}),
     "logger": F((dict,), open_keys=True, children={"print_freq": _int(1), "save_checkpoint_freq": _num(1),
-                                                   "save_latest_freq": _int(0), "use_tb_logger": F((bool,))}),
+                                                   "save_latest_freq": _int(0), "save_latest_minutes": _num(0),
+                                                   "use_tb_logger": F((bool,))}),
     "dist_params": F((dict,), open_keys=True),
 }
 RECIPE = {

@@ -148,6 +148,9 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
     epochs = int(opt["train"]["total_epoch"])
     per_epoch = sampler.batches_per_epoch()
     save_every = int(opt.get("logger", {}).get("save_latest_freq", 0) or 0)
+    # Wall-clock checkpoints as well: a CPU step of a large stage takes seconds, so an iteration
+    # count alone can leave an hour of work unsaved.
+    save_seconds = 60.0 * float(opt.get("logger", {}).get("save_latest_minutes", 0) or 0)
     val_every = int(opt.get("val", {}).get("val_epoch_freq", 1))
 
     epoch, it, skip, history = 0, 0, 0, []
@@ -159,7 +162,11 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
         history = list(state.get("history", []))
         logger.info("%s: resumed from %s (epoch %d, iter %d)", opt["name"], state_file, epoch, it)
 
+    last_save = time.time()
+
     def save_state(ep: int, batch_in_epoch: int) -> None:
+        nonlocal last_save
+        last_save = time.time()
         if _is_main(opt):
             model.save_training_state(ep, it, batch_in_epoch=batch_in_epoch, history=history)
             for old in Path(opt["path"]["training_states"]).glob("*.state"):
@@ -191,7 +198,8 @@ def run_stage(opt: Dict[str, Any], stage_dir: Path, stop_after_iter: Optional[in
                         ladder_totals[k] = ladder_totals.get(k, 0.0) + v
                     n_ladder += 1
             bar.set_postfix(loss=f"{model.get_current_log().get('l_total', float('nan')):.4f}")
-            if save_every and it % save_every == 0 and b + 1 < per_epoch:
+            due = (save_every and it % save_every == 0) or (save_seconds and time.time() - last_save >= save_seconds)
+            if due and b + 1 < per_epoch:
                 save_state(epoch, b + 1)
             if stop_after_iter is not None and it >= stop_after_iter:
                 raise StageInterrupted(f"{opt['name']}: stopped after iteration {it} (test hook)")

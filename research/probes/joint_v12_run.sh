@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# One prepared run of research/probes/mspt_face_v12_joint.yml: data, training, measurements.
-# Runs on 2 CPU cores (about 3.5 hours (measured)) or a GPU machine (NUM_GPU=1); every step
-# skips what is already there, so rerunning it resumes after any interruption.
+# One prepared run of a joint recipe (default research/probes/mspt_face_v12_joint.yml): data,
+# training, measurements. Runs on 2 CPU cores (about 3.5 hours (measured)) or a GPU machine
+# (NUM_GPU=1); every step skips what is already there, so rerunning it resumes after any interruption.
 #   bash research/probes/joint_v12_run.sh                     # CPU, data under /tmp/mspt_data
+#   RECIPE=research/probes/mspt_face_v12_joint67.yml bash research/probes/joint_v12_run.sh
+#   FROM_RUN=runs/mspt_face_v12_joint RECIPE=... bash ...     # reuse that run's first four stages
+#   CARRY=research/carry/<recipe name> RECIPE=... bash ... # continue a run packed by carry_run.py
 #   DATA=/scratch NUM_GPU=1 OUT=$OUT bash research/probes/joint_v12_run.sh   # GPU machine
-# Needs ../shared/data/faces. Results: runs/mspt_face_v12_joint (run folder), reports under
-# research/reports/*joint* and, with OUT set, copies of the reports and the final checkpoint in $OUT.
+# Needs ../shared/data/faces. Results: runs/<recipe name> (run folder), runs/<recipe name>.pth,
+# reports under research/reports/*<recipe name minus mspt_face_v12_>* and, with OUT set, copies of
+# the reports and the final checkpoint in $OUT. The card's pools and the yardstick's images are
+# built under runs/ where missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-/tmp/mspt_data}
 WORKERS=${WORKERS:-$(nproc)}
 NUM_GPU=${NUM_GPU:-0}
 FACES=${FACES:-../shared/data/faces}
+RECIPE=${RECIPE:-research/probes/mspt_face_v12_joint.yml}
+NAME=$(basename "$RECIPE" .yml)
+TAG=${NAME#mspt_face_v12_}
+RUN=runs/$NAME
 mkdir -p "$DATA" runs
 log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+if [ -n "${CARRY:-}" ] && [ ! -f "$RUN/run.json" ]; then
+  log "unpacking $CARRY"
+  python research/probes/carry_run.py unpack "$CARRY"
+fi
 
 # data: the v11 corpus, the corpus's ladders at 224 px, the native ladders at 160 / 192 px and at 320 px with the detail view
 if [ ! -f "$DATA/c11/stage3.csv" ]; then
@@ -25,7 +39,8 @@ if [ ! -f "$DATA/c224_at224/224/stage3_224_levels_train.csv" ]; then
   mspt-face corpus build --faces "$FACES" --out "$DATA/c224" --stages stage3_224 --levels --levels-split train --limit 80 --workers "$WORKERS" --no-progress
   mspt-face corpus metric-views --meta "$DATA/c224/stage3_224_levels_train.csv" --out "$DATA/c224_at224" --size 224 --ladders --workers "$WORKERS"
 fi
-if [ ! -f "$DATA/nl_small/192/ladders.csv" ]; then
+# (only stages 1-2 read the 160 / 192 px ladders: not rebuilt for a run past them)
+if [ ! -f "$DATA/nl_small/192/ladders.csv" ] && ! ls "$RUN"/4_*/result.json > /dev/null 2>&1; then
   log "native ladders 160 / 192"
   mspt-face corpus native-ladders --faces "$FACES" --out "$DATA/nl_small" --size 160 --size 192 --photos 240 --realworld-photos 60 --workers "$WORKERS"
 fi
@@ -38,30 +53,33 @@ for pair in "c11:mspt_face_v11_corpus" "c224_at224:corpus224_at224" "nl_small:na
   [ -e "$dst" ] || ln -s "$DATA/$src" "$dst"
 done
 
-log "training"
-mspt-face train research/probes/mspt_face_v12_joint.yml --out runs/mspt_face_v12_joint --set num_gpu="$NUM_GPU"
-FINAL=runs/mspt_face_v12_joint/5_mspt_face_v12_joint_stage3/models/net_best.pth
-cp "$FINAL" runs/mspt_face_v12_joint.pth
+if [ -n "${FROM_RUN:-}" ] && [ ! -d "$RUN" ]; then
+  log "first four stages and the teacher's scores from $FROM_RUN"
+  mkdir -p "$RUN"
+  for d in "$FROM_RUN"/[1-4]_* "$FROM_RUN"/teacher_cache; do cp -r "$d" "$RUN"/; done
+fi
+
+log "training $RECIPE"
+mspt-face train "$RECIPE" --out "$RUN" --set num_gpu="$NUM_GPU"
+FINAL=$(ls "$RUN"/5_*/models/net_best.pth)
+cp "$FINAL" "$RUN.pth"
 
 log "measurements"
 R=research/reports
-[ -f $R/view_size_grid_joint_noenlarge_realworld.md ] || python research/probes/view_size_grid.py \
-  --weights runs/mspt_face_v12_joint.pth --arm realworld --resized 320 --detail 320 --no-enlarge \
-  --out $R/view_size_grid_joint_noenlarge_realworld
-[ -f $R/native_scale_v12_joint.md ] || python eval/native_scale.py --photos 100 --realworld-photos 100 \
-  --weights runs/mspt_face_v12_joint.pth --sizes 320+320 --cache runs/native_scale --out $R/native_scale_v12_joint --threads 1
-if [ -d runs/v12_regression/heldout_pools ] && [ ! -f $R/release_compare_joint_at224.md ]; then
-  python -m research.eval.release_compare --config research/release/configs/mspt_face_v11.yml \
-    --cache runs/v12_regression/heldout_pools --model mspt_face_v11 --model joint=runs/mspt_face_v12_joint.pth@224 \
-    --levels levels --levels levels_clean --out $R/release_compare_joint_at224
-fi
-if [ -d runs/bars_clean_all/pools ] && [ ! -f $R/level_visibility_clean_all_joint.md ]; then
-  python -m research.eval.level_visibility --config research/release/configs/mspt_face_v11.yml \
-    --cache runs/bars_clean_all/pools --levels levels_clean_common --model joint=runs/mspt_face_v12_joint.pth@224 \
-    --reference-photos 300 --bootstrap 1000 --clean-per-set 0 --out $R/level_visibility_clean_all_joint
-fi
+W=$RUN.pth
+[ -f $R/view_size_grid_${TAG}_noenlarge_realworld.md ] || python research/probes/view_size_grid.py \
+  --weights "$W" --arm realworld --resized 320 --detail 320 --no-enlarge \
+  --out $R/view_size_grid_${TAG}_noenlarge_realworld
+[ -f $R/native_scale_v12_${TAG}.md ] || python eval/native_scale.py --photos 100 --realworld-photos 100 \
+  --weights "$W" --sizes 320+320 --cache runs/native_scale --out $R/native_scale_v12_${TAG} --threads 1
+[ -f $R/release_compare_${TAG}_at224.md ] || python -m research.eval.release_compare \
+  --config research/release/configs/mspt_face_v11.yml --cache runs/v12_regression/heldout_pools \
+  --model mspt_face_v11 --model "$TAG=$W@224" --levels levels --levels levels_clean --out $R/release_compare_${TAG}_at224
+[ -f $R/level_visibility_clean_all_${TAG}.md ] || python -m research.eval.level_visibility \
+  --config research/release/configs/mspt_face_v11.yml --cache runs/bars_clean_all/pools --levels levels_clean_common \
+  --model "$TAG=$W@224" --reference-photos 300 --bootstrap 1000 --clean-per-set 0 --out $R/level_visibility_clean_all_${TAG}
 if [ -n "${OUT:-}" ]; then
-  cp runs/mspt_face_v12_joint.pth runs/mspt_face_v12_joint/run.json "$OUT"/ 2>/dev/null || true
-  cp $R/*joint* "$OUT"/ 2>/dev/null || true
+  cp "$W" "$RUN/run.json" "$OUT"/ 2>/dev/null || true
+  cp $R/*"$TAG"* "$OUT"/ 2>/dev/null || true
 fi
 log "done"
