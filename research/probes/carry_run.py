@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from mspt_pyiqa.utils.io import atomic_write_json
+from mspt_pyiqa.utils.io import atomic_write_bytes, atomic_write_json
 from mspt_pyiqa.weights import sha256_file
 
 logger = logging.getLogger("carry_run")
@@ -95,9 +95,7 @@ def unpack(src: Path, run: Optional[Path] = None) -> Path:
                 raise ValueError(f"{target}: exists with other contents than {src / rel}; unpack into a new run folder")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".carry-tmp")
-        shutil.copy2(src / rel, tmp)
-        tmp.replace(target)
+        atomic_write_bytes(target, (src / rel).read_bytes())  # packed files are a few MB each
     return run
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run of a joint recipe (default research/probes/mspt_face_v12_joint.yml): data,
-# training, measurements. Runs on 2 CPU cores (about 3.5 hours (measured)) or a GPU machine
+# training, measurements. Runs on 2 CPU cores (3.5 to 4.5 hours (measured)) or a GPU machine
 # (NUM_GPU=1); every step skips what is already there, so rerunning it resumes after any interruption.
 #   bash research/probes/joint_v12_run.sh                     # CPU, data under /tmp/mspt_data
 #   RECIPE=research/probes/mspt_face_v12_joint67.yml bash research/probes/joint_v12_run.sh
