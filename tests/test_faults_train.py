@@ -144,3 +144,40 @@ def test_recipe_yaml_is_safe_loaded(tmp_path: Path, capsys) -> None:
     rc, lines = _dry(path, capsys)
     assert rc == 2 and "pwned" not in "".join(lines)
     assert yaml.safe_load("a: 1") == {"a": 1}
+
+
+def test_resume_with_moved_data_names_what_differs_and_trains_nothing(tmp_path: Path) -> None:
+    """A run folder resumed with other data paths (a moved data folder) is refused before any
+    training, and the message names the option, its saved value and the new one."""
+    from mspt_pyiqa.train.stage import StageInterrupted
+    from mspt_pyiqa.train.toy import write_toy_setup
+
+    recipe = write_toy_setup(tmp_path / "toy", per_stage=10, n_val=4, save_every=1)
+    out = tmp_path / "run"
+    torch.manual_seed(0)
+    with pytest.raises(StageInterrupted):
+        run_recipe(recipe, out, stop_after={"stage": 0, "iter": 1})
+    stage_dir = next(out.glob("1_*"))
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    (tmp_path / "toy" / "data").rename(tmp_path / "toy" / "moved")
+    recipe.write_text(recipe.read_text().replace(str(tmp_path / "toy" / "data"), str(tmp_path / "toy" / "moved")))
+    with pytest.raises(RecipeError) as err:
+        run_recipe(recipe, out)
+    msg = str(err.value)
+    assert msg.startswith(f"{stage_dir}: holds a run with different options")
+    assert f"datasets.train.meta_info_file: saved '{tmp_path / 'toy' / 'data' / 'stage1' / 'meta.csv'}', " \
+           f"now '{tmp_path / 'toy' / 'moved' / 'stage1' / 'meta.csv'}'" in msg, msg
+    assert "moved data folder counts as a change" in msg
+    assert "logger" not in msg  # checkpoint frequencies are never a difference
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # nothing written, nothing trained
+
+
+def test_training_differences_lists_dotted_keys_and_ignores_the_logger() -> None:
+    from mspt_pyiqa.train.recipe import training_differences
+
+    saved = {"train": {"optim": {"lr": 0.01}, "total_epoch": 3}, "logger": {"save_latest_freq": 500}, "sources": [{"a": 1}, {"a": 2}]}
+    now = {"train": {"optim": {"lr": 0.02}, "total_epoch": 3}, "logger": {"save_latest_freq": 7}, "sources": [{"a": 1}, {"a": 3}], "x": 1}
+    assert training_differences(saved, now) == ["sources.1.a: saved 2, now 3", "train.optim.lr: saved 0.01, now 0.02",
+                                                "x: saved None, now 1"]
+    assert training_differences(saved, dict(saved, logger={})) == []
+    assert training_differences({"s": [1]}, {"s": [1, 2]}) == ["s: saved [1], now [1, 2]"]

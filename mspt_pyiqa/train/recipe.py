@@ -319,12 +319,24 @@ def _comparable(opt: Mapping[str, Any]) -> Dict[str, Any]:
     return yaml.safe_load(yaml.safe_dump(json_safe({k: v for k, v in opt.items() if k != "rank"})))
 
 
-def same_training(saved: Mapping[str, Any], opt: Mapping[str, Any]) -> bool:
-    """Whether a stage's saved options train the same weights as ``opt``: everything but the
-    ``logger`` section (print and checkpoint frequencies), which a resumed run may change."""
+def training_differences(saved: Mapping[str, Any], opt: Mapping[str, Any]) -> List[str]:
+    """Where a stage's saved options and ``opt`` would train different weights, as
+    ``"dotted.key: saved X, now Y"`` lines; the ``logger`` section (print and checkpoint
+    frequencies) is left out, a resumed run may change it. Empty: the same training."""
+    def walk(a: Any, b: Any, key: str) -> List[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [d for k in sorted(set(a) | set(b), key=str) for d in walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))]
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            return [d for i, (x, y) in enumerate(zip(a, b)) for d in walk(x, y, f"{key}.{i}")]
+        return [] if a == b else [f"{key}: saved {a!r}, now {b!r}"]
     def strip(o: Mapping[str, Any]) -> Dict[str, Any]:
         return {k: v for k, v in _comparable(o).items() if k != "logger"}
-    return strip(saved) == strip(opt)
+    return walk(strip(saved), strip(opt), "")
+
+
+def same_training(saved: Mapping[str, Any], opt: Mapping[str, Any]) -> bool:
+    """Whether a stage's saved options train the same weights as ``opt`` (:func:`training_differences`)."""
+    return not training_differences(saved, opt)
 
 
 def run_recipe(
@@ -408,8 +420,12 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         stage_dir = out_dir / f"{k + 1}_{opt['name']}"
         done = stage_dir / "result.json"
         saved = stage_dir / "options.yml"
-        if saved.is_file() and not same_training(load_yaml(saved), opt):
-            raise RecipeError(f"{stage_dir}: holds a run with different options ({saved}); use a new output folder")
+        diffs = training_differences(load_yaml(saved), opt) if saved.is_file() else []
+        if diffs:
+            more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+            raise RecipeError(f"{stage_dir}: holds a run with different options ({saved}): {'; '.join(diffs[:3])}{more}. "
+                              "Resume with the options it was started with (data paths are compared as resolved, so a "
+                              "moved data folder counts as a change), or use a new output folder")
         if main:
             write_yaml(saved, _comparable(opt))
         resolved.append(opt)

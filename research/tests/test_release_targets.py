@@ -57,9 +57,14 @@ def test_teacher_targets_cover_the_pool_in_either_layout() -> None:
     torch.manual_seed(0)
     teacher = MobileNetV2Teacher(None, split_block=14)  # random weights: the layout, not the values, is tested
     torch.nn.init.normal_(teacher.head.weight, std=0.05)  # the zero-initialised head would score a constant
-    # random weights with default BatchNorm statistics make the features vanish (~1e-9):
-    # estimate the statistics on a few random batches so the features carry a signal
+    # random weights with default BatchNorm statistics make the features vanish (~1e-9), and three
+    # batches at the default momentum leave them mostly at their initial values (every image then
+    # scores alike): estimate the statistics as a plain average over a few random batches
     blocks = torch.nn.Sequential(teacher.lower_blocks, teacher.upper_blocks).train()
+    for m in blocks.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # cumulative average
+            m.reset_running_stats()
     with torch.no_grad():
         for _ in range(3):
             blocks(torch.randn(8, 3, 64, 64))
