@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # One prepared run of a joint recipe (default research/probes/mspt_face_v12_joint.yml): data,
-# training, measurements. Runs on 2 CPU cores (3.5 to 4.5 hours (measured)) or a GPU machine
+# training, measurements. Runs on 2 CPU cores (about 6.5 hours in all, measured: data 25-40 min, teacher
+# 74 min, feature init 54, stages 1-2 11, stage 3 about 3.2 h, measurements about 30 min) or a GPU machine
 # (NUM_GPU=1); every step skips what is already there, so rerunning it resumes after any interruption.
 #   bash research/probes/joint_v12_run.sh                     # CPU, data under /tmp/mspt_data
 #   RECIPE=research/probes/mspt_face_v12_joint67.yml bash research/probes/joint_v12_run.sh
 #   FROM_RUN=runs/mspt_face_v12_joint RECIPE=... bash ...     # reuse that run's first four stages
 #   CARRY=research/carry/<recipe name> RECIPE=... bash ... # continue a run packed by carry_run.py
+#     (keep DATA as when the run started, /tmp/mspt_data for the packs here: stage options and the
+#     teacher's cached scores hold absolute data paths, and a resume with others is refused)
 #   DATA=/scratch NUM_GPU=1 OUT=$OUT bash research/probes/joint_v12_run.sh   # GPU machine
 # Needs ../shared/data/faces. Results: runs/<recipe name> (run folder), runs/<recipe name>.pth,
 # reports under research/reports/*<recipe name minus mspt_face_v12_>* and, with OUT set, copies of
