@@ -402,8 +402,7 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "stages": [],
     }
     previous = load_yaml(out_dir / "run.json") if (out_dir / "run.json").is_file() else {}
-    if main:
-        write_yaml(out_dir / "recipe.yml", recipe)
+    recipe_saved = False  # recipe.yml is written once every stage before the first one to train matched its saved options
     resolved: List[Dict[str, Any]] = []
     results: List[StageResult] = []
     main_opts: List[Dict[str, Any]] = []  # stages whose data later stages replay
@@ -441,6 +440,9 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
             result = StageResult(**data)
             logger.info("stage %s already finished (%s), skipped", opt["name"], done)
         else:
+            if main and not recipe_saved:
+                write_yaml(out_dir / "recipe.yml", recipe)
+                recipe_saved = True
             set_random_seed(opt["manual_seed"] + dist_info["rank"])
             hook = None
             if opt["train"].get("teacher"):
@@ -459,6 +461,8 @@ def _run(recipe, recipe_path, out_dir, dist_info, stop_after, forgetting) -> Dic
         summary["stages"].append({k2: v for k2, v in asdict(result).items() if k2 != "history"})
         if main:
             write_json(out_dir / "run.json", summary)
+    if main and not recipe_saved:
+        write_yaml(out_dir / "recipe.yml", recipe)
     if recipe.get("weight_interpolation") and main and prev is not None:
         summary["interpolation"] = _interpolate(recipe["weight_interpolation"], prev, out_dir)
         write_json(out_dir / "run.json", summary)
